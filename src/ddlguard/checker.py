@@ -1,0 +1,280 @@
+"""The orchestrator: which files, which rules, suppressions, fixes, the result."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ddlguard.findings import Finding, Result
+from ddlguard.rules import registry
+from ddlguard.rules.base import FileContext
+from ddlguard.sql.ignores import Suppression, find_suppressions
+from ddlguard.sql.source import DecodeProblem, ReadError, SqlFile, display_path, load
+from ddlguard.sql.statements import Parsed, parse
+
+if TYPE_CHECKING:
+    from ddlguard.config import Config
+
+
+class UsageError(Exception):
+    """Bad input from the user that stops the run (exit status 2)."""
+
+
+# Folders never searched when a directory is given.
+_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox",
+              ".mypy_cache", ".ruff_cache", ".ddlguard_cache", "site-packages"}
+
+_NATURAL = re.compile(r"(\d+)")
+
+
+def natural_key(path: Path) -> list[object]:
+    parts: list[object] = []
+    for i, chunk in enumerate(_NATURAL.split(path.as_posix().lower())):
+        parts.append(int(chunk) if i % 2 else chunk)
+    return parts
+
+
+def sql_files_under(root: Path) -> list[Path]:
+    """Every ``.sql`` file below a folder, in natural order, skipping VCS and vendor folders."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+        found.extend(Path(dirpath) / f for f in filenames if f.lower().endswith(".sql"))
+    return sorted(found, key=natural_key)
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, folders expanded to their ``.sql`` files; each file once, in order."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for p in paths:
+        if p.is_dir():
+            files = sql_files_under(p)
+            if not files:
+                raise UsageError(f"{p}: no .sql files in this directory")
+        elif p.exists() or p.is_symlink():
+            files = [p]
+        else:
+            raise UsageError(f"{p}: no such file or directory")
+        for f in files:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(f)
+    return out
+
+
+@dataclass(slots=True)
+class FileReport:
+    path: Path
+    display: str
+    findings: list[Finding]
+    statements: int
+    text: str | None
+    file: SqlFile | None = None
+    parsed: Parsed | None = None
+
+
+@dataclass(slots=True)
+class Checker:
+    config: Config
+    select: Sequence[str] = ()
+    ignore: Sequence[str] = ()
+    cwd: Path = field(default_factory=Path.cwd)
+    migration_paths: set[Path] = field(default_factory=set)
+    enabled: set[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        select = [*self.config.select, *self.select]
+        ignore = [*self.config.ignore, *self.ignore]
+        for sel in [*select, *ignore]:
+            if not registry.known_selector(sel):
+                raise UsageError(f"unknown rule code or category in --select/--ignore: {sel!r}")
+        self.enabled = registry.resolve(select, ignore)
+
+    # -- one file -------------------------------------------------------------------------------
+    def check_file(self, path: Path) -> FileReport:
+        display = display_path(path, self.cwd)
+        try:
+            loaded = load(path, self.cwd)
+        except ReadError as exc:
+            raise UsageError(str(exc)) from None
+        if isinstance(loaded, DecodeProblem):
+            return FileReport(path, display, self._decode_finding(display, loaded), 0, None)
+        return self._check_loaded(loaded)
+
+    def _check_loaded(self, file: SqlFile) -> FileReport:
+        parsed = parse(file)
+        is_migration = not self.migration_paths or file.path.resolve() in self.migration_paths
+        ctx = FileContext(file, parsed, self.config, self.enabled, is_migration=is_migration)
+        for problem in parsed.errors:
+            ctx.report("E001", None, problem.offset, problem.offset, _syntax_message(problem.message))
+        top = sum(1 for _ in parsed.top_level())
+        if top == 0 and not parsed.errors:
+            what = "only comments" if file.text.strip() else "nothing"
+            ctx.report("E003", None, 0, 0, f"{file.path.name} contains {what}: no SQL statements")
+        from ddlguard.rules import idempotency, naming
+
+        idempotency.check(ctx)
+        naming.check(ctx)
+        findings = self._suppress(file, ctx.findings)
+        findings.sort(key=Finding.sort_key)
+        return FileReport(file.path, file.display, findings, top, file.text, file, parsed)
+
+    def _decode_finding(self, display: str, problem: DecodeProblem) -> list[Finding]:
+        if "E002" not in self.enabled:
+            return []
+        rule = registry.RULES["E002"]
+        return [
+            Finding(
+                code=rule.code,
+                rule=rule.name,
+                category=rule.category,
+                severity=rule.severity,
+                path=display,
+                line=problem.line,
+                column=problem.column,
+                end_line=problem.line,
+                end_column=problem.column + 1,
+                message=problem.message,
+            )
+        ]
+
+    def _suppress(self, file: SqlFile, findings: list[Finding]) -> list[Finding]:
+        sups = find_suppressions(file)
+        if not sups:
+            return findings
+        kept: list[Finding] = []
+        for f in findings:
+            hit: Suppression | None = None
+            for s in sups:
+                if s.covers(f.code, f.category.value) and s.applies_to(f.anchor_lines):
+                    hit = s
+                    break
+            if hit is None:
+                kept.append(f)
+            else:
+                hit.used.add(f.code)
+        extra = FileContext(file, Parsed([], []), self.config, self.enabled)
+        for s in sups:
+            offset = file.index.line_start(s.line) + s.column - 1
+            unknown = [c for c in s.codes if not registry.known_selector(c)]
+            for code in unknown:
+                extra.report(
+                    "E902",
+                    None,
+                    offset,
+                    offset,
+                    f"suppression names {code}, which is not a ddlguard rule code, prefix or "
+                    f"category",
+                )
+            if s.used or unknown:
+                continue
+            relevant = not s.codes or any(
+                registry.matches(c, r) for c in s.codes for r in registry.RULES.values()
+                if r.code in self.enabled
+            )
+            if relevant:
+                what = ", ".join(s.codes) if s.codes else "all codes"
+                scope = "in this file" if s.file_wide else "on the next statement"
+                if not s.file_wide and not s.own_line:
+                    scope = "on this statement"
+                extra.report(
+                    "E901",
+                    None,
+                    offset,
+                    offset,
+                    f"unused suppression: ignore[{what}] suppresses nothing {scope}; remove it",
+                )
+        return kept + extra.findings
+
+    # -- many files -----------------------------------------------------------------------------
+    def run(
+        self,
+        paths: Sequence[Path],
+        *,
+        fix: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Result:
+        result = Result(findings=[])
+        total = len(paths)
+        for i, path in enumerate(paths, 1):
+            report = self.check_file(path)
+            if fix and report.file is not None:
+                report, fixed = self._fix(report)
+                result.fixed += fixed
+            result.findings.extend(report.findings)
+            result.statements += report.statements
+            result.files += 1
+            if report.text is not None:
+                result.sources[report.display] = report.text
+            if progress is not None:
+                progress(i, total)
+        result.findings.sort(key=Finding.sort_key)
+        return result
+
+    def _fix(self, report: FileReport) -> tuple[FileReport, int]:
+        """Apply the mechanical fixes of a file in place (atomically), then check it again."""
+        assert report.file is not None
+        file = report.file
+        applied = 0
+        for _ in range(3):  # a fix never uncovers another one today; allow a few rounds anyway
+            edits = sorted(
+                (e for f in report.findings if f.fix and f.fix.applicable for e in f.fix.edits),
+                key=lambda e: (e.start, e.end),
+                reverse=True,
+            )
+            if not edits:
+                break
+            text = file.text
+            last_start: int | None = None
+            n = 0
+            for e in edits:
+                if last_start is not None and e.end > last_start:
+                    continue  # overlapping edit: leave it for the next round
+                text = text[: e.start] + e.text + text[e.end :]
+                last_start = e.start
+                n += 1
+            write_atomic(file.path, file.encode(text))
+            applied += n
+            reloaded = load(file.path, self.cwd)
+            if isinstance(reloaded, DecodeProblem):  # pragma: no cover - we wrote UTF-8
+                break
+            file = reloaded
+            report = self._check_loaded(file)
+        return report, applied
+
+
+def _syntax_message(message: str) -> str:
+    return f"syntax error: {message}" if not message.startswith("syntax error") else message
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename,
+    keeping the file's permissions."""
+    folder = path.parent
+    mode: int | None
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".ddlguard-tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,308 @@
+"""The command line: parse flags, run the checker, pick a report, return the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from ddlguard import __version__
+
+if TYPE_CHECKING:
+    from ddlguard.config import Config
+    from ddlguard.findings import Result
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+FORMATS = ("text", "json", "sarif", "github", "markdown")
+
+
+class CliError(Exception):
+    """An error that ends the run with exit status 2 and a one-line message."""
+
+
+# --- argument parsing ------------------------------------------------------------------------
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32, width=100)
+
+
+def _common(p: argparse.ArgumentParser, *, output: bool = True) -> None:
+    g = p.add_argument_group("options")
+    g.add_argument("--config", metavar="FILE", type=Path,
+                   help="configuration file (default: ddlguard.toml, .ddlguard.toml or "
+                   "[tool.ddlguard] in pyproject.toml, searched upward)")
+    if output:
+        g.add_argument("--format", choices=FORMATS, default=None,
+                       help="output format (default: text)")
+        g.add_argument("--output", "-o", metavar="FILE", type=Path,
+                       help="write the report to FILE instead of standard output")
+    g.add_argument("--select", metavar="CODES", action="append", default=[],
+                   help="comma-separated rule codes, prefixes or categories to enable "
+                   "(on top of the defaults)")
+    g.add_argument("--ignore", metavar="CODES", action="append", default=[],
+                   help="comma-separated rule codes, prefixes or categories to disable")
+    g.add_argument("--fail-on", choices=("error", "warning", "info"), default=None,
+                   help="lowest severity that makes the exit status 1 (default: the config's "
+                   "fail-on, else warning)")
+    g.add_argument("--quiet", "-q", action="store_true",
+                   help="print only the findings (one line each), no source or summary")
+    g.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour in text output (default: auto, only on a terminal; NO_COLOR "
+                   "and FORCE_COLOR are honoured)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ddlguard",
+        formatter_class=_Formatter,
+        description="Stop PostgreSQL schema drift before it reaches production: checks SQL "
+        "migrations for idempotency, naming and sync with the canonical schema.",
+        epilog="Exit status: 0 nothing found at or above the failing severity, 1 something was, "
+        "2 ddlguard could not do its job.\nRun `ddlguard rules` for the rules, "
+        "`ddlguard rules CODE` for one rule's documentation.",
+    )
+    parser.add_argument("--version", action="version", version=f"ddlguard {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = sub.add_parser(
+        "check", formatter_class=_Formatter,
+        help="lint SQL files (the pre-commit entry point)",
+        description="Lint SQL files: syntax, idempotency and naming rules. With no PATH, checks "
+        "every migration and snapshot in the configuration. A folder means every .sql file "
+        "below it.",
+    )
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="SQL files or folders")
+    check.add_argument("--fix", action="store_true",
+                       help="apply the safe automatic fixes in place (IF NOT EXISTS, IF EXISTS, "
+                       "OR REPLACE), then report what is left")
+    _common(check)
+
+    audit = sub.add_parser(
+        "audit", formatter_class=_Formatter,
+        help="check a whole repository and print a report a person reads",
+        description="Everything at once for a whole repository: all rules on every .sql file "
+        "below ROOT (default: the current folder), with a summary by category and file.",
+    )
+    audit.add_argument("root", nargs="?", type=Path, default=None, metavar="ROOT")
+    _common(audit)
+
+    rules = sub.add_parser(
+        "rules", formatter_class=_Formatter,
+        help="list the rules, or explain one",
+        description="Without CODE, list every rule. With CODE (a code such as I101 or a name "
+        "such as create-table-without-if-not-exists), print its documentation.",
+    )
+    rules.add_argument("code", nargs="?", metavar="CODE")
+    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    return parser
+
+
+def _split_codes(values: Sequence[str]) -> list[str]:
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _use_color(choice: str, stream: TextIO) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return bool(getattr(stream, "isatty", lambda: False)()) and os.environ.get("TERM") != "dumb"
+
+
+def _load_config(explicit: Path | None, start: Path | None = None) -> Config:
+    from ddlguard.config import ConfigError, load_config
+
+    try:
+        return load_config(explicit, start)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+class _Progress:
+    """A one-line progress bar on stderr for long runs, only on a terminal."""
+
+    def __init__(self, enabled: bool, label: str) -> None:
+        self.enabled = enabled
+        self.label = label
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < 50:
+            return
+        if done != total and done % max(1, total // 100):
+            return
+        width = 30
+        filled = width * done // total
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is not None:
+        from ddlguard.checker import write_atomic
+
+        try:
+            write_atomic(output, text.encode("utf-8"))
+        except OSError as exc:
+            raise CliError(f"{output}: cannot write: {exc.strerror or exc}") from None
+        return
+    stream = sys.stdout
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        stream.buffer.write(text.encode("utf-8"))
+    stream.flush()
+
+
+def _report(result: Result, args: argparse.Namespace, config: Config, title: str) -> int:
+    from ddlguard.findings import Severity
+    from ddlguard.report import render
+
+    fmt = args.format or "text"
+    color = fmt == "text" and args.output is None and _use_color(args.color, sys.stdout)
+    if fmt == "text" and args.quiet:
+        text = render(result, "concise", color=color)
+    else:
+        text = render(result, fmt, color=color, title=title)
+    _emit(text, args.output)
+    fail_on = Severity(args.fail_on or config.fail_on)
+    return EXIT_FINDINGS if result.failing(fail_on) else EXIT_OK
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from ddlguard.checker import Checker, UsageError, expand_paths
+
+    config = _load_config(args.config)
+    try:
+        migrations, missing = config.migration_files()
+        snapshots, missing_snap = config.snapshot_files()
+        checker = Checker(
+            config,
+            select=_split_codes(args.select),
+            ignore=_split_codes(args.ignore),
+            migration_paths={p.resolve() for p in migrations} if config.migrations else set(),
+        )
+        if args.paths:
+            paths = expand_paths(args.paths)
+        else:
+            if not config.migrations and not config.snapshots:
+                where = config.path or "no configuration file found"
+                raise CliError(
+                    f"nothing to check: no PATH given and no `migrations` configured ({where}); "
+                    "pass SQL files or folders, or run with a ddlguard.toml"
+                )
+            for pattern in [*missing, *missing_snap]:
+                print(f"ddlguard: warning: {pattern!r} in the configuration matches no file",
+                      file=sys.stderr)
+            paths = list(dict.fromkeys([*migrations, *snapshots]))
+        progress = _Progress(sys.stderr.isatty() and not args.quiet, "checking")
+        try:
+            result = checker.run(paths, fix=args.fix, progress=progress)
+        finally:
+            progress.close()
+    except UsageError as exc:
+        raise CliError(str(exc)) from None
+    return _report(result, args, config, "ddlguard check")
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from ddlguard.checker import Checker, UsageError, sql_files_under
+
+    root = args.root or Path.cwd()
+    if not root.exists():
+        raise CliError(f"{root}: no such directory")
+    if not root.is_dir():
+        raise CliError(f"{root}: not a directory; `ddlguard audit` takes a repository folder")
+    config = _load_config(args.config, root)
+    try:
+        migrations, _ = config.migration_files()
+        checker = Checker(
+            config,
+            select=_split_codes(args.select),
+            ignore=_split_codes(args.ignore),
+            migration_paths={p.resolve() for p in migrations} if config.migrations else set(),
+        )
+        paths = sql_files_under(root)
+        if not paths:
+            raise CliError(f"{root}: no .sql files found")
+        progress = _Progress(sys.stderr.isatty() and not args.quiet, "auditing")
+        try:
+            result = checker.run(paths, progress=progress)
+        finally:
+            progress.close()
+    except UsageError as exc:
+        raise CliError(str(exc)) from None
+    return _report(result, args, config, f"ddlguard audit of {root.resolve().name}")
+
+
+def _cmd_rules(args: argparse.Namespace) -> int:
+    from ddlguard.rules import docs
+
+    if args.code:
+        from ddlguard.rules.registry import get_rule
+
+        rule = get_rule(args.code)
+        if rule is None:
+            raise CliError(f"unknown rule {args.code!r}; `ddlguard rules` lists them")
+        _emit(docs.explain(rule, args.format), None)
+    else:
+        _emit(docs.listing(args.format), None)
+    return EXIT_OK
+
+
+_COMMANDS = {"check": _cmd_check, "audit": _cmd_audit, "rules": _cmd_rules}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        return _COMMANDS[args.command](args)
+    except CliError as exc:
+        print(f"ddlguard: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("ddlguard: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # an internal error: one line, never a traceback unless asked
+        if os.environ.get("DDLGUARD_DEBUG"):
+            raise
+        print(
+            f"ddlguard: internal error: {type(exc).__name__}: {exc} "
+            "(set DDLGUARD_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def entry() -> None:
+    sys.exit(main())

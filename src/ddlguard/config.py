@@ -1,0 +1,605 @@
+"""Configuration: the pydantic models of ``[tool.ddlguard]`` and how the file is found.
+
+The configuration lives in ``ddlguard.toml``, ``.ddlguard.toml`` (keys at the top level, ``[naming]``
+as a table) or under ``[tool.ddlguard]`` in ``pyproject.toml``. It is found by searching upward from
+the working directory; ``--config FILE`` overrides the search. Keys are kebab-case, unknown keys and
+wrong types are errors, and every error is a :class:`ConfigError` whose message is one line naming
+the file, the key and what was expected. Paths in the file are relative to the file's folder.
+
+Only pydantic and the standard library are imported here: the module is on the pre-commit path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, Self, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+__all__ = [
+    "CONFIG_FILE_NAMES",
+    "SNAKE_CASE",
+    "Canonical",
+    "CanonicalKind",
+    "Config",
+    "ConfigError",
+    "FailOn",
+    "Idempotency",
+    "MigrationTool",
+    "Naming",
+    "NamingKey",
+    "find_config",
+    "load_config",
+    "naming_regex",
+    "natural_sort_key",
+    "read_config",
+]
+
+#: File names searched in every folder, in order of preference.
+CONFIG_FILE_NAMES = ("ddlguard.toml", ".ddlguard.toml", "pyproject.toml")
+
+Idempotency = Literal["always", "outside-transaction", "off"]
+MigrationTool = Literal[
+    "psql", "goose", "dbmate", "flyway", "golang-migrate", "sqlx", "node-pg-migrate", "drizzle"
+]
+FailOn = Literal["error", "warning", "info"]
+CanonicalKind = Literal["drizzle", "sql", "database"]
+NamingKey = Literal[
+    "table", "column", "index", "unique", "foreign_key", "primary_key", "check", "migration_file"
+]
+
+#: The regular expression behind the naming preset ``"snake_case"``.
+SNAKE_CASE = r"^[a-z_][a-z0-9_]*$"
+_PRESETS = {"snake_case": SNAKE_CASE}
+_PLACEHOLDERS = ("{table}", "{columns}")
+_UNKNOWN_PLACEHOLDER = re.compile(r"(?<!\\)\{([A-Za-z_]\w*)\}")
+_GLOB_MAGIC = re.compile(r"[*?\[]")
+_DIGITS = re.compile(r"([0-9]+)")
+_TOML_POSITION = re.compile(
+    r"^(?P<msg>.*) \(at (?:line (?P<line>\d+), column (?P<col>\d+)|end of document)\)$"
+)
+_PG_VERSIONS = range(10, 19)
+_DRIZZLE_SUFFIXES = (".ts", ".mts", ".cts")
+_CANONICAL_KEYS = {"drizzle": "drizzle", "sql": "sql", "database-url-env": "database"}
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; ``str()`` is one line naming the file and the key."""
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _fail(message: str, *, key: str | None = None) -> PydanticCustomError:
+    """A validation error in our own words; ``key`` extends the error's location by one key."""
+    context: dict[str, Any] = {"message": message}
+    if key is not None:
+        context["subkey"] = key
+    return PydanticCustomError("ddlguard", "{message}", context)
+
+
+def _unknown_key(key: str, hint: str | None = None) -> PydanticCustomError:
+    context: dict[str, Any] = {"message": f'unknown key "{key}"', "subkey": key}
+    if hint is not None:
+        context["hint"] = hint
+    return PydanticCustomError("ddlguard_unknown_key", "{message}", context)
+
+
+class _Section(BaseModel):
+    """Shared settings: kebab-case keys, nothing unknown, no coercion between TOML types."""
+
+    model_config = ConfigDict(
+        alias_generator=_kebab,
+        populate_by_name=True,
+        extra="forbid",
+        strict=True,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_snake_case_keys(cls, data: Any, info: ValidationInfo) -> Any:
+        # populate_by_name lets Python code write Config(pg_version=16); a TOML file must use the
+        # documented kebab-case spelling, or a key could be given twice under two names.
+        if isinstance(data, Mapping) and info.context and info.context.get("toml"):
+            for name, field in cls.model_fields.items():
+                if field.alias and field.alias != name and name in data:
+                    raise _unknown_key(name, hint=field.alias)
+        return data
+
+
+class Canonical(BaseModel):
+    """Where the canonical schema comes from: a Drizzle schema, a SQL file, or a live database.
+
+    ``path`` is set for ``drizzle`` and ``sql`` (relative to the config file's folder), ``env``
+    (the name of an environment variable holding a database URL) for ``database``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: CanonicalKind
+    path: str | None = None
+    env: str | None = None
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Self:
+        if self.kind == "database":
+            if not self.env or self.path is not None:
+                raise ValueError("a database canonical needs env and no path")
+        elif not self.path or self.env is not None:
+            raise ValueError(f"a {self.kind} canonical needs path and no env")
+        return self
+
+    @classmethod
+    def parse(cls, value: object) -> Canonical:
+        """Read the TOML forms: a path string, or one of ``{drizzle|sql|database-url-env = "..."}``."""
+        if isinstance(value, Canonical):
+            return value
+        if isinstance(value, str):
+            return cls._from_path(value)
+        if isinstance(value, Mapping):
+            return cls._from_table(value)
+        raise _fail(
+            "expected a path or a table with one of the keys drizzle, sql, database-url-env, "
+            f"got {_toml_repr(value)}"
+        )
+
+    @classmethod
+    def _from_path(cls, value: str) -> Canonical:
+        if not value:
+            raise _fail('expected a path, got ""')
+        lowered = value.lower()
+        if lowered.endswith(".sql"):
+            return cls(kind="sql", path=value)
+        if (
+            lowered.endswith(_DRIZZLE_SUFFIXES)
+            or value.endswith(("/", "\\"))
+            or not Path(value).suffix
+        ):
+            return cls(kind="drizzle", path=value)
+        raise _fail(
+            f"cannot tell the kind of {_toml_repr(value)}: expected a .ts file or a folder (Drizzle) "
+            'or a .sql file; otherwise write { drizzle = "..." } or { sql = "..." }'
+        )
+
+    @classmethod
+    def _from_table(cls, value: Mapping[Any, Any]) -> Canonical:
+        keys = [_kebab(str(key)) for key in value]
+        for key, spelled in zip(keys, value, strict=True):
+            if key not in _CANONICAL_KEYS:
+                raise _unknown_key(str(spelled))
+        if len(keys) != 1:
+            given = ", ".join(keys) if keys else "an empty table"
+            raise _fail(
+                f"expected exactly one of the keys drizzle, sql, database-url-env, got {given}"
+            )
+        [(spelled, item)] = value.items()
+        if not isinstance(item, str):
+            raise _fail(f"expected a string, got {_toml_repr(item)}", key=str(spelled))
+        if not item:
+            raise _fail("expected a non-empty string", key=str(spelled))
+        kind = _CANONICAL_KEYS[keys[0]]
+        if kind == "database":
+            return cls(kind="database", env=item)
+        return cls(kind="drizzle" if kind == "drizzle" else "sql", path=item)
+
+
+class Naming(_Section):
+    """Naming conventions, ``[naming]``: each value is a preset, a regular expression, or off.
+
+    A value is the preset ``"snake_case"`` or a Python regular expression that may contain the
+    placeholders ``{table}`` and ``{columns}`` (column names joined with ``_``, as PostgreSQL
+    names constraints). ``None`` (``false`` in TOML) turns the check off.
+    """
+
+    table: str | None = "snake_case"
+    column: str | None = "snake_case"
+    index: str | None = None
+    unique: str | None = None
+    foreign_key: str | None = None
+    primary_key: str | None = None
+    check: str | None = None
+    migration_file: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _false_is_off(cls, value: Any) -> Any:
+        return None if value is False else value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is None or value in _PRESETS:
+            return value
+        for match in _UNKNOWN_PLACEHOLDER.finditer(value):
+            if f"{{{match[1]}}}" not in _PLACEHOLDERS:
+                raise _fail(f"unknown placeholder {match[0]} (use {{table}} or {{columns}})")
+        # Same-length stand-ins keep the positions in re.error's message right.
+        probe = value.replace("{table}", "_table_").replace("{columns}", "_columns_")
+        try:
+            re.compile(probe)
+        except re.error as error:
+            raise _fail(f"invalid regular expression: {error}") from None
+        return value
+
+    def regex(
+        self, key: NamingKey, *, table: str = "", columns: Sequence[str] = ()
+    ) -> re.Pattern[str] | None:
+        """The compiled convention for ``key`` with the placeholders filled in, or None when off."""
+        pattern: str | None = getattr(self, key)
+        return None if pattern is None else naming_regex(pattern, table=table, columns=columns)
+
+
+def naming_regex(pattern: str, *, table: str = "", columns: Sequence[str] = ()) -> re.Pattern[str]:
+    """Compile a naming value: a preset, or a regex whose ``{table}``/``{columns}`` are filled in.
+
+    The values are inserted literally (escaped); ``columns`` are joined with ``_``. Apply the result
+    with ``re.search``: the user anchors a pattern with ``^`` and ``$`` when they mean the whole name.
+    """
+    if pattern in _PRESETS:
+        return re.compile(_PRESETS[pattern])
+    filled = pattern.replace("{table}", re.escape(table)).replace(
+        "{columns}", re.escape("_".join(columns))
+    )
+    return re.compile(filled)
+
+
+def natural_sort_key(text: str) -> tuple[list[str | int], str]:
+    """Sort key: runs of digits compare as numbers (2 before 10), letters without case."""
+    parts: list[str | int] = [
+        int(part) if index % 2 else part.casefold()
+        for index, part in enumerate(_DIGITS.split(text))
+    ]
+    return parts, text
+
+
+class Config(_Section):
+    """The whole configuration. ``path`` and ``root`` say where it was read from.
+
+    Build one from Python with field names (``Config(pg_version=16)``) or aliases; place it with
+    :meth:`with_location` so that relative paths resolve against the right folder.
+    """
+
+    migrations: list[str] = Field(default_factory=list)
+    canonical: Canonical | None = None
+    snapshots: list[str] = Field(default_factory=list)
+    idempotency: Idempotency = "always"
+    default_schema: str = Field(default="public", min_length=1)
+    pg_version: int = 15
+    migration_tool: MigrationTool = "psql"
+    select: list[str] = Field(default_factory=list)
+    ignore: list[str] = Field(default_factory=list)
+    fail_on: FailOn = "warning"
+    database_url_env: str = Field(default="DATABASE_URL", min_length=1)
+    naming: Naming = Field(default_factory=Naming)
+
+    _path: Path | None = PrivateAttr(default=None)
+    _root: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @field_validator("canonical", mode="before")
+    @classmethod
+    def _parse_canonical(cls, value: Any) -> Any:
+        return None if value is None else Canonical.parse(value)
+
+    @field_validator("pg_version")
+    @classmethod
+    def _supported_version(cls, value: int) -> int:
+        if value not in _PG_VERSIONS:
+            raise _fail(
+                f"expected a PostgreSQL major version from {_PG_VERSIONS.start} to "
+                f"{_PG_VERSIONS.stop - 1}, got {value}"
+            )
+        return value
+
+    @field_validator("migrations", "snapshots")
+    @classmethod
+    def _no_empty_patterns(cls, value: list[str]) -> list[str]:
+        if "" in value:
+            raise _fail('expected file names or globs, got ""')
+        return value
+
+    @property
+    def path(self) -> Path | None:
+        """The file this configuration was read from, or None for the defaults."""
+        return self._path
+
+    @property
+    def root(self) -> Path:
+        """The folder relative paths are resolved against: the config file's folder."""
+        return self._root
+
+    def with_location(self, root: Path, path: Path | None = None) -> Self:
+        """A copy of this configuration placed at ``root`` (and read from ``path``)."""
+        located = self.model_copy(deep=True)
+        located._root = root
+        located._path = path
+        return located
+
+    def migration_files(self) -> tuple[list[Path], list[str]]:
+        """The migration files in order, and the patterns that matched no file."""
+        return _expand(self.migrations, self._root)
+
+    def snapshot_files(self) -> tuple[list[Path], list[str]]:
+        """The snapshot files in order, and the patterns that matched no file."""
+        return _expand(self.snapshots, self._root)
+
+    def canonical_path(self) -> Path | None:
+        """The canonical Drizzle or SQL schema as an absolute path; None for none or a database."""
+        if self.canonical is None or self.canonical.path is None:
+            return None
+        return _absolute(self._root, self.canonical.path)
+
+
+# --- file expansion -------------------------------------------------------------------------
+
+
+def _absolute(root: Path, name: str | Path) -> Path:
+    return Path(os.path.normpath(root / Path(name).expanduser()))
+
+
+def _glob(root: Path, pattern: str) -> list[Path]:
+    path = Path(pattern).expanduser()
+    base = root
+    if path.is_absolute():
+        base, path = Path(path.anchor), path.relative_to(path.anchor)
+    found = [match for match in base.glob(path.as_posix()) if match.is_file()]
+    found.sort(key=lambda match: natural_sort_key(match.relative_to(base).as_posix()))
+    return found
+
+
+def _expand(patterns: Iterable[str], root: Path) -> tuple[list[Path], list[str]]:
+    """Files, globs and folders (their ``*.sql``) in order, each file once; and the misses."""
+    files: dict[Path, None] = {}
+    unmatched: list[str] = []
+    for pattern in patterns:
+        if _GLOB_MAGIC.search(pattern):
+            matches = _glob(root, pattern)
+        else:
+            target = _absolute(root, pattern)
+            if target.is_dir():
+                matches = _glob(target, "*.sql")
+            else:
+                matches = [target] if target.is_file() else []
+        if not matches:
+            unmatched.append(pattern)
+        for match in matches:
+            files.setdefault(_absolute(root, match), None)
+    return list(files), unmatched
+
+
+# --- discovery and loading ------------------------------------------------------------------
+
+
+def find_config(start: Path) -> Path | None:
+    """The config file for ``start``: the nearest folder, upward, that has one.
+
+    In one folder ``ddlguard.toml`` wins over ``.ddlguard.toml``, which wins over a
+    ``pyproject.toml``; a ``pyproject.toml`` without ``[tool.ddlguard]`` does not count.
+    """
+    found = _discover(start)
+    return None if found is None else found[0]
+
+
+def load_config(explicit: Path | None = None, start: Path | None = None) -> Config:
+    """The configuration to use: ``explicit`` (``--config``), else found upward from ``start``.
+
+    ``start`` defaults to the working directory. Without a file the result is the defaults,
+    rooted at ``start``.
+    """
+    if explicit is not None:
+        return read_config(explicit)
+    base = _folder(start if start is not None else Path.cwd())
+    found = _discover(base)
+    if found is None:
+        return Config().with_location(base)
+    path, data = found
+    return _build(data, path, _section_of(path))
+
+
+def read_config(path: Path) -> Config:
+    """Read one config file; a ``pyproject.toml`` must have a ``[tool.ddlguard]`` table."""
+    if not path.exists():
+        raise ConfigError(f"no such config file: {path}")
+    data = _parse_toml(path)
+    section = _section_of(path)
+    if section:
+        table = _tool_table(data)
+        if table is None:
+            raise ConfigError(f"{_display(path)}: no [{section}] table")
+        data = table
+    return _build(data, path.resolve(), section)
+
+
+def _folder(start: Path) -> Path:
+    start = start.resolve()
+    return start.parent if start.is_file() else start
+
+
+def _discover(start: Path) -> tuple[Path, Any] | None:
+    """The nearest config file upward from ``start`` and its ddlguard table (not yet validated)."""
+    folder = _folder(start)
+    for directory in (folder, *folder.parents):
+        for name in CONFIG_FILE_NAMES:
+            candidate = directory / name
+            if not candidate.is_file():
+                continue
+            if name != "pyproject.toml":
+                return candidate, _parse_toml(candidate)
+            table = _pyproject_table(candidate)
+            if table is not None:
+                return candidate, table
+    return None
+
+
+def _pyproject_table(path: Path) -> Any:
+    """The ``[tool.ddlguard]`` value of a pyproject.toml, or None when it has none."""
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return None
+    if b"ddlguard" not in text:  # cheap and exact: the table's name must be written somewhere
+        return None
+    try:
+        data = _parse_toml(path, text)
+    except ConfigError:
+        if re.search(rb"^\s*\[\s*tool\s*\.\s*[\"']?ddlguard\b", text, re.MULTILINE):
+            raise
+        return None  # a broken pyproject that is not ours: keep searching upward
+    return _tool_table(data)
+
+
+def _tool_table(data: dict[str, Any]) -> Any:
+    tool = data.get("tool")
+    if not isinstance(tool, dict) or "ddlguard" not in tool:
+        return None
+    return tool["ddlguard"]
+
+
+def _section_of(path: Path) -> str:
+    return "tool.ddlguard" if path.name == "pyproject.toml" else ""
+
+
+def _parse_toml(path: Path, raw: bytes | None = None) -> dict[str, Any]:
+    name = _display(path)
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            raise ConfigError(f"{name}: cannot read: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{name}: invalid TOML: not UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(_toml_error(name, text, str(error))) from None
+
+
+def _toml_error(name: str, text: str, message: str) -> str:
+    match = _TOML_POSITION.match(message)
+    if match is None:
+        return f"{name}: invalid TOML: {message}"
+    if match["line"] is None:  # at end of document
+        lines = text.split("\n")
+        line, col = len(lines), len(lines[-1]) + 1
+    else:
+        line, col = int(match["line"]), int(match["col"])
+    return f"{name}:{line}:{col}: invalid TOML: {match['msg']}"
+
+
+def _build(data: Any, path: Path, section: str) -> Config:
+    name = _display(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: [{section}]: expected a table, got {_toml_repr(data)}")
+    try:
+        config = Config.model_validate(data, context={"toml": True})
+    except ValidationError as error:
+        messages = dict.fromkeys(_describe(detail, section) for detail in error.errors())
+        raise ConfigError(f"{name}: {'; '.join(messages)}") from None
+    return config.with_location(path.parent, path)
+
+
+def _display(path: Path) -> str:
+    """A path as the user should see it: relative to the working directory when inside it."""
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# --- error messages -------------------------------------------------------------------------
+
+_EXPECTED = {
+    "string_type": "expected a string",
+    "int_type": "expected an integer",
+    "list_type": "expected an array",
+    "model_type": "expected a table",
+    "dict_type": "expected a table",
+    "model_attributes_type": "expected a table",
+}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "idempotency": get_args(Idempotency),
+    "migration-tool": get_args(MigrationTool),
+    "fail-on": get_args(FailOn),
+}
+
+
+def _describe(detail: ErrorDetails, section: str) -> str:
+    """One pydantic error in the config's own words: ``key.path: what was expected, got what``."""
+    loc = tuple(detail["loc"])
+    context = detail.get("ctx") or {}
+    if "subkey" in context:
+        loc = (*loc, context["subkey"])
+    kind = detail["type"]
+    value = detail.get("input")
+
+    if kind in ("extra_forbidden", "ddlguard_unknown_key"):
+        *parent, key = loc
+        hint = f' (did you mean "{context["hint"]}"?)' if "hint" in context else ""
+        if not parent or parent == ["naming"]:
+            header = ".".join(filter(None, [section, *map(str, parent)]))
+            where = f"[{header}] " if header else ""
+        else:
+            where = f"{_key_path(tuple(parent), section)}: "
+        return f'{where}unknown key "{key}"{hint}'
+
+    if kind.startswith("ddlguard"):
+        what = str(context["message"])
+    elif kind == "literal_error":
+        choices = _CHOICES.get(str(loc[-1]))
+        expected = ", ".join(f'"{choice}"' for choice in choices) if choices else ""
+        what = f"expected one of {expected}, got {_toml_repr(value)}" if choices else detail["msg"]
+    elif kind == "string_too_short":
+        what = "expected a non-empty string"
+    elif kind in _EXPECTED:
+        what = f"{_EXPECTED[kind]}, got {_toml_repr(value)}"
+    else:
+        what = f"{detail['msg'][:1].lower()}{detail['msg'][1:]}"
+    return f"{_key_path(loc, section)}: {what}"
+
+
+def _key_path(loc: tuple[int | str, ...], section: str) -> str:
+    path = section
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path or f"[{section}]"
+
+
+def _toml_repr(value: object, limit: int = 60) -> str:
+    """A value as it would be written in TOML, shortened to ``limit`` characters."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    elif isinstance(value, Mapping):
+        text = "{ " + ", ".join(f"{key} = {_toml_repr(item)}" for key, item in value.items()) + " }"
+        text = "{}" if not value else text
+    elif isinstance(value, list | tuple):
+        text = "[" + ", ".join(_toml_repr(item) for item in value) + "]"
+    elif value is None:
+        text = "nothing"
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

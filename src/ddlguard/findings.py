@@ -1,0 +1,102 @@
+"""The vocabulary every stage shares: categories, severities, rules, findings and fixes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    SYNTAX = "syntax"
+    IDEMPOTENCY = "idempotency"
+    NAMING = "naming"
+    DRIFT = "drift"
+    INTEGRITY = "integrity"
+    SAFETY = "safety"
+    STYLE = "style"
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 3, "warning": 2, "info": 1}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule documents itself in ruff's three parts: what it does, why, an example."""
+
+    code: str
+    name: str
+    category: Category
+    severity: Severity
+    summary: str
+    why: str
+    bad: str
+    good: str
+    fix_hint: str
+    enabled_by_default: bool = True
+    fixable: bool = False
+    off_by_default_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace the characters ``start:end`` of a file's text (0-based, in characters)."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    description: str
+    replacement: str | None = None
+    edits: tuple[Edit, ...] = ()
+
+    @property
+    def applicable(self) -> bool:
+        """True when ``--fix`` can apply this fix mechanically."""
+        return bool(self.edits)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    rule: str
+    category: Category
+    severity: Severity
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+    object: str | None = None
+    fix: Fix | None = None
+    # The first line of the statement (and of the top-level statement) the finding belongs to,
+    # used to match suppression comments; not part of any output.
+    anchor_lines: tuple[int, ...] = field(default=(), compare=False)
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.path, self.line, self.column, self.code, self.message)
+
+
+@dataclass(slots=True)
+class Result:
+    """What a run produced: findings plus the counts the reports summarise."""
+
+    findings: list[Finding]
+    files: int = 0
+    statements: int = 0
+    fixed: int = 0
+    # path (as in findings) -> file text, so reports can show the offending source line.
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def failing(self, fail_on: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity.rank >= fail_on.rank]

@@ -1,0 +1,1107 @@
+"""Idempotency rules (``I``): statements that fail, or destroy data, when a migration runs again."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ddlguard.findings import Category, Fix, Rule, Severity
+from ddlguard.rules.base import FileContext, insertion_fix
+from ddlguard.rules.registry import register
+from ddlguard.sql import nodes
+from ddlguard.sql.statements import Node, Statement
+
+
+def _rule(
+    code: str,
+    name: str,
+    summary: str,
+    why: str,
+    bad: str,
+    good: str,
+    fix_hint: str,
+    *,
+    fixable: bool = False,
+    severity: Severity = Severity.ERROR,
+) -> Rule:
+    return Rule(
+        code=code,
+        name=name,
+        category=Category.IDEMPOTENCY,
+        severity=severity,
+        summary=summary,
+        why=why,
+        bad=bad,
+        good=good,
+        fix_hint=fix_hint,
+        fixable=fixable,
+    )
+
+
+_RERUN = (
+    "Migrations get run more than once: a deployment script applied by hand again, a "
+    "half-failed run retried, a fix file re-applied to be sure. A statement that fails on the "
+    "second run stops everything after it (with ON_ERROR_STOP) or leaves the run half-applied."
+)
+
+RULES = [
+    _rule(
+        "I101",
+        "create-table-without-if-not-exists",
+        "CREATE TABLE without IF NOT EXISTS",
+        _RERUN + " CREATE TABLE fails with `relation already exists` once the table exists.",
+        "CREATE TABLE connectwise_credentials (id uuid PRIMARY KEY);",
+        "CREATE TABLE IF NOT EXISTS connectwise_credentials (id uuid PRIMARY KEY);",
+        "Add IF NOT EXISTS (`ddlguard check --fix` does it). Columns that a later version of the "
+        "table has must then be added with ALTER TABLE ... ADD COLUMN IF NOT EXISTS.",
+        fixable=True,
+    ),
+    _rule(
+        "I102",
+        "create-index-without-if-not-exists",
+        "CREATE INDEX without IF NOT EXISTS",
+        _RERUN + " CREATE INDEX fails with `relation already exists` once the index exists.",
+        "CREATE INDEX idx_phone_number_status ON phone_number_inventory (status);",
+        "CREATE INDEX IF NOT EXISTS idx_phone_number_status ON phone_number_inventory (status);",
+        "Add IF NOT EXISTS after INDEX (and after CONCURRENTLY when present).",
+        fixable=True,
+    ),
+    _rule(
+        "I103",
+        "create-sequence-without-if-not-exists",
+        "CREATE SEQUENCE without IF NOT EXISTS",
+        _RERUN + " CREATE SEQUENCE fails once the sequence exists.",
+        "CREATE SEQUENCE invoice_number_seq;",
+        "CREATE SEQUENCE IF NOT EXISTS invoice_number_seq;",
+        "Add IF NOT EXISTS.",
+        fixable=True,
+    ),
+    _rule(
+        "I104",
+        "create-schema-without-if-not-exists",
+        "CREATE SCHEMA without IF NOT EXISTS",
+        _RERUN + " CREATE SCHEMA fails once the schema exists.",
+        "CREATE SCHEMA billing;",
+        "CREATE SCHEMA IF NOT EXISTS billing;",
+        "Add IF NOT EXISTS.",
+        fixable=True,
+    ),
+    _rule(
+        "I105",
+        "create-extension-without-if-not-exists",
+        "CREATE EXTENSION without IF NOT EXISTS",
+        _RERUN + " CREATE EXTENSION fails once the extension is installed.",
+        "CREATE EXTENSION pgcrypto;",
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto;",
+        "Add IF NOT EXISTS.",
+        fixable=True,
+    ),
+    _rule(
+        "I106",
+        "create-materialized-view-without-if-not-exists",
+        "CREATE MATERIALIZED VIEW without IF NOT EXISTS",
+        _RERUN + " CREATE MATERIALIZED VIEW fails once the view exists.",
+        "CREATE MATERIALIZED VIEW tenant_stats AS SELECT tenant_id, count(*) FROM calls GROUP BY 1;",
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS tenant_stats AS SELECT tenant_id, count(*) FROM calls GROUP BY 1;",
+        "Add IF NOT EXISTS.",
+        fixable=True,
+    ),
+    _rule(
+        "I107",
+        "add-column-without-if-not-exists",
+        "ALTER TABLE ... ADD COLUMN without IF NOT EXISTS",
+        _RERUN + " ADD COLUMN fails with `column already exists` on the second run: exactly the "
+        "kind of hand-applied fix that made the seed's production deployment fragile.",
+        "ALTER TABLE tenant_3cx_credentials ADD COLUMN created_by TEXT;",
+        "ALTER TABLE tenant_3cx_credentials ADD COLUMN IF NOT EXISTS created_by TEXT;",
+        "Use ADD COLUMN IF NOT EXISTS (`--fix` does it).",
+        fixable=True,
+    ),
+    _rule(
+        "I201",
+        "drop-without-if-exists",
+        "DROP of an object without IF EXISTS",
+        _RERUN + " A DROP fails with `does not exist` once the first run has dropped the object "
+        "(and on a fresh database that never had it).",
+        "DROP TABLE legacy_sessions;",
+        "DROP TABLE IF EXISTS legacy_sessions;",
+        "Add IF EXISTS (`--fix` does it).",
+        fixable=True,
+    ),
+    _rule(
+        "I202",
+        "drop-column-without-if-exists",
+        "ALTER TABLE ... DROP COLUMN without IF EXISTS",
+        _RERUN + " DROP COLUMN fails with `column does not exist` on the second run.",
+        "ALTER TABLE tenant_powershell_credentials DROP COLUMN password_hint;",
+        "ALTER TABLE tenant_powershell_credentials DROP COLUMN IF EXISTS password_hint;",
+        "Use DROP COLUMN IF EXISTS (`--fix` does it).",
+        fixable=True,
+    ),
+    _rule(
+        "I203",
+        "drop-constraint-without-if-exists",
+        "ALTER TABLE ... DROP CONSTRAINT without IF EXISTS",
+        _RERUN + " DROP CONSTRAINT fails with `constraint does not exist` on the second run.",
+        "ALTER TABLE connectwise_credentials DROP CONSTRAINT connectwise_credentials_tenant_id_key;",
+        "ALTER TABLE connectwise_credentials DROP CONSTRAINT IF EXISTS connectwise_credentials_tenant_id_key;",
+        "Use DROP CONSTRAINT IF EXISTS (`--fix` does it).",
+        fixable=True,
+    ),
+    _rule(
+        "I301",
+        "create-function-without-or-replace",
+        "CREATE FUNCTION or PROCEDURE without OR REPLACE",
+        _RERUN + " CREATE FUNCTION fails with `function already exists with same argument types`.",
+        "CREATE FUNCTION touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$ ... $$;",
+        "CREATE OR REPLACE FUNCTION touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$ ... $$;",
+        "Use CREATE OR REPLACE (`--fix` does it). If the signature changes, DROP FUNCTION IF "
+        "EXISTS the old signature first.",
+        fixable=True,
+    ),
+    _rule(
+        "I302",
+        "create-view-without-or-replace",
+        "CREATE VIEW without OR REPLACE",
+        _RERUN + " CREATE VIEW fails with `relation already exists` on the second run.",
+        "CREATE VIEW active_numbers AS SELECT * FROM phone_number_inventory WHERE status = 'used';",
+        "CREATE OR REPLACE VIEW active_numbers AS SELECT * FROM phone_number_inventory WHERE status = 'used';",
+        "Use CREATE OR REPLACE VIEW (`--fix` does it). OR REPLACE cannot drop or reorder "
+        "columns; when the view's columns change, DROP VIEW IF EXISTS first.",
+        fixable=True,
+    ),
+    _rule(
+        "I303",
+        "create-trigger-without-guard",
+        "CREATE TRIGGER without OR REPLACE or an earlier DROP TRIGGER IF EXISTS",
+        _RERUN + " CREATE TRIGGER fails with `trigger already exists` on the second run.",
+        "CREATE TRIGGER trg_touch BEFORE UPDATE ON customer_tenants\n"
+        "    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();",
+        "DROP TRIGGER IF EXISTS trg_touch ON customer_tenants;\n"
+        "CREATE TRIGGER trg_touch BEFORE UPDATE ON customer_tenants\n"
+        "    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();\n"
+        "-- or, on PostgreSQL 14 and later: CREATE OR REPLACE TRIGGER ...",
+        "On PostgreSQL 14+ use CREATE OR REPLACE TRIGGER (`--fix` does it when `pg-version` is "
+        "14 or more); otherwise put DROP TRIGGER IF EXISTS ... ON ... before it.",
+        fixable=True,
+    ),
+    _rule(
+        "I304",
+        "create-policy-without-guard",
+        "CREATE POLICY without an earlier DROP POLICY IF EXISTS",
+        _RERUN + " CREATE POLICY fails with `policy already exists`; PostgreSQL has no "
+        "CREATE OR REPLACE POLICY and no IF NOT EXISTS for policies.",
+        "CREATE POLICY tenant_isolation ON phone_number_inventory USING (tenant_id = current_tenant());",
+        "DROP POLICY IF EXISTS tenant_isolation ON phone_number_inventory;\n"
+        "CREATE POLICY tenant_isolation ON phone_number_inventory USING (tenant_id = current_tenant());",
+        "Put DROP POLICY IF EXISTS <name> ON <table> before it, or guard it in a DO block that "
+        "checks pg_policies.",
+    ),
+    _rule(
+        "I401",
+        "unguarded-add-constraint",
+        "ALTER TABLE ... ADD CONSTRAINT without a guard",
+        _RERUN + " PostgreSQL has no ADD CONSTRAINT IF NOT EXISTS: the second run fails with "
+        "`constraint already exists`, and an unnamed UNIQUE, CHECK or FOREIGN KEY constraint "
+        "is added again under a new name on every run.",
+        "ALTER TABLE connectwise_credentials\n"
+        "    ADD CONSTRAINT connectwise_credentials_tenant_id_key UNIQUE (tenant_id);",
+        "DO $$\nBEGIN\n"
+        "    IF NOT EXISTS (SELECT 1 FROM pg_constraint\n"
+        "                   WHERE conname = 'connectwise_credentials_tenant_id_key') THEN\n"
+        "        ALTER TABLE connectwise_credentials\n"
+        "            ADD CONSTRAINT connectwise_credentials_tenant_id_key UNIQUE (tenant_id);\n"
+        "    END IF;\nEND $$;",
+        "Guard it in a DO block that checks pg_constraint (or catches duplicate_object), or "
+        "put ALTER TABLE ... DROP CONSTRAINT IF EXISTS <name> before it.",
+    ),
+    _rule(
+        "I402",
+        "unguarded-create-type",
+        "CREATE TYPE without a guard",
+        _RERUN + " PostgreSQL has no CREATE TYPE IF NOT EXISTS: the second run fails with "
+        "`type already exists`.",
+        "CREATE TYPE number_status AS ENUM ('available', 'reserved', 'used', 'aging');",
+        "DO $$\nBEGIN\n"
+        "    IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'number_status') THEN\n"
+        "        CREATE TYPE number_status AS ENUM ('available', 'reserved', 'used', 'aging');\n"
+        "    END IF;\nEND $$;",
+        "Guard it in a DO block that checks pg_type, or catch duplicate_object.",
+    ),
+    _rule(
+        "I403",
+        "unguarded-create-domain",
+        "CREATE DOMAIN without a guard",
+        _RERUN + " PostgreSQL has no CREATE DOMAIN IF NOT EXISTS: the second run fails with "
+        "`type already exists`.",
+        "CREATE DOMAIN e164 AS text CHECK (VALUE ~ '^\\+[0-9]+$');",
+        "DO $$\nBEGIN\n"
+        "    CREATE DOMAIN e164 AS text CHECK (VALUE ~ '^\\+[0-9]+$');\n"
+        "EXCEPTION WHEN duplicate_object THEN NULL;\nEND $$;",
+        "Guard it in a DO block that checks pg_type, or catch duplicate_object.",
+    ),
+    _rule(
+        "I404",
+        "unguarded-rename",
+        "RENAME of a table, column, index or constraint without a guard",
+        _RERUN + " The second run fails because the old name no longer exists. The seed's "
+        "FIX_PRODUCTION_SCHEMA.sql renamed columns only inside conditional blocks for this reason.",
+        "ALTER TABLE connectwise_credentials RENAME COLUMN server_url TO base_url;",
+        "DO $$\nBEGIN\n"
+        "    IF EXISTS (SELECT 1 FROM information_schema.columns\n"
+        "               WHERE table_name = 'connectwise_credentials' AND column_name = 'server_url') THEN\n"
+        "        ALTER TABLE connectwise_credentials RENAME COLUMN server_url TO base_url;\n"
+        "    END IF;\nEND $$;",
+        "Guard it in a DO block that checks the catalog for the old name "
+        "(information_schema.columns, pg_class, pg_constraint).",
+    ),
+    _rule(
+        "I405",
+        "add-enum-value-without-if-not-exists",
+        "ALTER TYPE ... ADD VALUE without IF NOT EXISTS",
+        _RERUN + " ADD VALUE fails with `enum label already exists` on the second run.",
+        "ALTER TYPE number_status ADD VALUE 'aging';",
+        "ALTER TYPE number_status ADD VALUE IF NOT EXISTS 'aging';",
+        "Use ADD VALUE IF NOT EXISTS (`--fix` does it).",
+        fixable=True,
+    ),
+    _rule(
+        "I406",
+        "unguarded-rename-enum-value",
+        "ALTER TYPE ... RENAME VALUE without a guard",
+        _RERUN + " RENAME VALUE fails with `is not an existing enum label` once renamed.",
+        "ALTER TYPE number_status RENAME VALUE 'used' TO 'assigned';",
+        "DO $$\nBEGIN\n"
+        "    IF EXISTS (SELECT 1 FROM pg_enum WHERE enumlabel = 'used'\n"
+        "               AND enumtypid = 'number_status'::regtype) THEN\n"
+        "        ALTER TYPE number_status RENAME VALUE 'used' TO 'assigned';\n"
+        "    END IF;\nEND $$;",
+        "Guard it in a DO block that checks pg_enum for the old label.",
+    ),
+    _rule(
+        "I407",
+        "unguarded-create-role",
+        "CREATE ROLE or CREATE USER without a guard",
+        _RERUN + " PostgreSQL has no CREATE ROLE IF NOT EXISTS: the second run fails with "
+        "`role already exists`.",
+        "CREATE ROLE reporting NOLOGIN;",
+        "DO $$\nBEGIN\n"
+        "    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'reporting') THEN\n"
+        "        CREATE ROLE reporting NOLOGIN;\n"
+        "    END IF;\nEND $$;",
+        "Guard it in a DO block that checks pg_roles, or catch duplicate_object.",
+    ),
+    _rule(
+        "I501",
+        "create-index-without-name",
+        "CREATE INDEX without an index name",
+        _RERUN + " Without a name PostgreSQL invents a new one on every run (t_col_idx, "
+        "t_col_idx1, ...) and builds another copy of the same index each time: no error, just "
+        "duplicated indexes that slow every write.",
+        "CREATE INDEX ON phone_number_inventory (tenant_id);",
+        "CREATE INDEX IF NOT EXISTS idx_phone_number_tenant ON phone_number_inventory (tenant_id);",
+        "Name the index and add IF NOT EXISTS.",
+    ),
+    _rule(
+        "I601",
+        "insert-without-conflict-handling",
+        "INSERT without ON CONFLICT or a NOT EXISTS guard",
+        _RERUN + " Seed rows inserted again either fail on a unique constraint or, without "
+        "one, are silently duplicated.",
+        "INSERT INTO country_codes (code, name) VALUES ('US', 'United States');",
+        "INSERT INTO country_codes (code, name) VALUES ('US', 'United States')\n"
+        "ON CONFLICT (code) DO NOTHING;",
+        "Add ON CONFLICT ... DO NOTHING (or DO UPDATE), or insert from a SELECT with "
+        "WHERE NOT EXISTS (...).",
+    ),
+    _rule(
+        "I701",
+        "drop-and-recreate-table",
+        "DROP TABLE followed by CREATE TABLE of the same table",
+        "Both statements succeed on every run, so nothing looks wrong, but every run drops "
+        "the table with all its rows and creates it empty. The seed's "
+        "ADD_PHONE_NUMBER_INVENTORY.sql rebuilt phone_number_inventory this way: re-running it "
+        "in production would erase the whole phone number inventory.",
+        "DROP TABLE IF EXISTS phone_number_inventory CASCADE;\n"
+        "CREATE TABLE phone_number_inventory (id uuid PRIMARY KEY, line_uri text NOT NULL);",
+        "CREATE TABLE IF NOT EXISTS phone_number_inventory (id uuid PRIMARY KEY, line_uri text NOT NULL);\n"
+        "ALTER TABLE phone_number_inventory ADD COLUMN IF NOT EXISTS carrier text;",
+        "Create the table with IF NOT EXISTS and bring an existing table up to date with "
+        "ALTER TABLE ... ADD COLUMN IF NOT EXISTS instead of dropping it.",
+    ),
+    _rule(
+        "I702",
+        "truncate-in-migration",
+        "TRUNCATE in a migration",
+        "TRUNCATE succeeds on every run and deletes every row each time: a re-run of the "
+        "migration wipes data that was written since the first run.",
+        "TRUNCATE country_codes;\nINSERT INTO country_codes VALUES ('US', 'United States');",
+        "INSERT INTO country_codes VALUES ('US', 'United States')\n"
+        "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name;",
+        "Upsert the rows you need instead of emptying the table.",
+    ),
+    _rule(
+        "I703",
+        "delete-without-where",
+        "DELETE without WHERE in a migration",
+        "DELETE without WHERE succeeds on every run and deletes every row each time, including "
+        "rows written since the first run.",
+        "DELETE FROM country_codes;",
+        "DELETE FROM country_codes WHERE code IN ('XX', 'YY');",
+        "Delete only the rows the migration means to remove, or upsert instead.",
+    ),
+]
+register(*RULES)
+
+
+# --- guards --------------------------------------------------------------------------------
+
+# Exception conditions that make a failing DDL statement harmless when caught.
+_DDL_CAUGHT = re.compile(
+    r"^(others|duplicate_\w+|undefined_\w+|invalid_table_definition|invalid_object_definition|"
+    r"object_not_in_prerequisite_state|42\w{3}|sqlstate 42\w{3})$"
+)
+_DML_CAUGHT = re.compile(r"^(others|unique_violation|23505|integrity_constraint_violation|23\w{3})$")
+
+
+def _mentions(text: str, name: str) -> bool:
+    if not name:
+        return False
+    pattern = r"(?<![\w$])" + re.escape(name.lower()) + r"(?![\w$])"
+    return re.search(pattern, text.lower()) is not None
+
+
+def guarded(stmt: Statement, names: Iterable[str], *, dml: bool = False) -> bool:
+    """Whether a statement in a PL/pgSQL body is protected: an enclosing IF that checks the catalog
+    for one of ``names``, or an enclosing exception handler that catches the failure."""
+    if stmt.context == "top":
+        return False
+    caught = _DML_CAUGHT if dml else _DDL_CAUGHT
+    if any(caught.match(c) for c in stmt.guard.caught):
+        return True
+    names = [n for n in names if n]
+    return any(_mentions(cond, n) for cond in stmt.guard.conditions for n in names)
+
+
+# --- the check -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _State:
+    # Objects dropped earlier in the file: (kind, name[, table]) keys, lower case.
+    dropped: set[tuple[str, ...]] = field(default_factory=set)
+    # Tables dropped earlier: name -> the DROP statement.
+    dropped_tables: dict[str, Statement] = field(default_factory=dict)
+    reported_recreate: set[str] = field(default_factory=set)
+    # Tables dropped and created again earlier in the file: brand-new on every run, so what is
+    # done to them afterwards (indexes, columns, constraints, triggers) cannot fail on a re-run.
+    fresh: set[str] = field(default_factory=set)
+
+    def is_fresh(self, table: str) -> bool:
+        return table.lower() in self.fresh
+
+
+def check(ctx: FileContext) -> None:
+    mode = ctx.config.idempotency
+    if mode == "off":
+        return
+    state = _State()
+    for stmt in ctx.parsed.statements:
+        handler = _HANDLERS.get(stmt.kind)
+        if handler is None:
+            continue
+        exempt = mode == "outside-transaction" and stmt.in_transaction
+        handler(ctx, stmt, state, exempt)
+
+
+Handler = Callable[[FileContext, Statement, _State, bool], None]
+
+
+def _schema(ctx: FileContext) -> str:
+    return ctx.config.default_schema
+
+
+def _obj(ctx: FileContext, schema: str | None, name: str) -> str:
+    return nodes.qualify(schema, name, _schema(ctx))
+
+
+def _whole(stmt: Statement) -> tuple[int, int]:
+    return stmt.start, stmt.end
+
+
+def _after(stmt: Statement, words: tuple[str, ...]) -> int | None:
+    tok = nodes.token_after_sequence(stmt, words, stmt.start)
+    return tok.end if tok else None
+
+
+def _create_if_not_exists(
+    code: str, what: str, keyword: tuple[str, ...]
+) -> Handler:
+    def handle(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+        n = stmt.node
+        if stmt.kind == "CreateStmt":
+            schema, name = nodes.rangevar(n.get("relation"))
+            if n.get("relation", {}).get("relpersistence") == "t":
+                return
+        elif stmt.kind == "CreateTableAsStmt":
+            into = (n.get("into") or {}).get("IntoClause", n.get("into") or {})
+            schema, name = nodes.rangevar(into.get("rel"))
+            is_matview = n.get("objtype") == "OBJECT_MATVIEW"
+            if (code == "I106") != is_matview:
+                return
+            if into.get("rel", {}).get("relpersistence") == "t":
+                return
+        elif stmt.kind == "CreateSeqStmt":
+            schema, name = nodes.rangevar(n.get("sequence"))
+            if n.get("sequence", {}).get("relpersistence") == "t":
+                return
+        elif stmt.kind == "CreateSchemaStmt":
+            schema, name = None, str(n.get("schemaname", ""))
+        elif stmt.kind == "CreateExtensionStmt":
+            schema, name = None, str(n.get("extname", ""))
+        else:  # pragma: no cover - registered kinds only
+            return
+        if n.get("if_not_exists") or exempt:
+            return
+        kind = what.split()[-1].lower()
+        if code == "I101":
+            _maybe_recreate(ctx, stmt, state, name)
+        if (kind, name.lower()) in state.dropped or guarded(stmt, [name]):
+            return
+        keyword_tok = nodes.find_tokens(stmt, keyword, stmt.start)
+        at = keyword_tok.end if keyword_tok else None
+        fix = insertion_fix(stmt, at, " IF NOT EXISTS", "add IF NOT EXISTS")
+        obj = name if stmt.kind in ("CreateSchemaStmt", "CreateExtensionStmt") else _obj(ctx, schema, name)
+        shown = nodes.display_name(schema, name)
+        ctx.report(
+            code,
+            stmt,
+            *_whole(stmt),
+            f"{what} {shown} fails when the migration runs again; add IF NOT EXISTS",
+            obj=obj,
+            fix=fix,
+        )
+
+    return handle
+
+
+def _maybe_recreate(ctx: FileContext, stmt: Statement, state: _State, name: str) -> None:
+    if stmt.context == "function":
+        return
+    drop = state.dropped_tables.get(name.lower())
+    if drop is None:
+        return
+    state.fresh.add(name.lower())
+    if name.lower() in state.reported_recreate:
+        return
+    state.reported_recreate.add(name.lower())
+    create_line = ctx.file.index.position(stmt.start)[0]
+    schema, _ = nodes.rangevar(stmt.node.get("relation"))
+    ctx.report(
+        "I701",
+        drop,
+        *_whole(drop),
+        f"DROP TABLE {name} followed by CREATE TABLE {name} (line {create_line}) destroys all "
+        f"of the table's rows every time the migration runs; use CREATE TABLE IF NOT EXISTS and "
+        f"ALTER TABLE ... ADD COLUMN IF NOT EXISTS instead",
+        obj=_obj(ctx, schema, name),
+    )
+
+
+def _create_index(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    n = stmt.node
+    schema, table = nodes.rangevar(n.get("relation"))
+    idxname = n.get("idxname")
+    if state.is_fresh(table):
+        return
+    if not idxname:
+        if exempt or guarded(stmt, [table]):
+            return
+        cols = ", ".join(nodes.index_columns(n.get("indexParams")))
+        ctx.report(
+            "I501",
+            stmt,
+            *_whole(stmt),
+            f"CREATE INDEX without a name on {table} ({cols}) builds another copy of the index "
+            f"every time the migration runs; name it and add IF NOT EXISTS",
+            obj=_obj(ctx, schema, table),
+        )
+        return
+    if n.get("if_not_exists") or exempt:
+        return
+    if ("index", idxname.lower()) in state.dropped or guarded(stmt, [idxname]):
+        return
+    tok = nodes.find_tokens(stmt, ("INDEX",), stmt.start)
+    at = None
+    if tok is not None:
+        at = tok.end
+        if n.get("concurrent"):
+            conc = nodes.find_tokens(stmt, ("CONCURRENTLY",), tok.start)
+            at = conc.end if conc else at
+    unique = "UNIQUE " if n.get("unique") else ""
+    ctx.report(
+        "I102",
+        stmt,
+        *_whole(stmt),
+        f"CREATE {unique}INDEX {idxname} fails when the migration runs again; add IF NOT EXISTS",
+        obj=_obj(ctx, schema, idxname),
+        fix=insertion_fix(stmt, at, " IF NOT EXISTS", "add IF NOT EXISTS"),
+    )
+
+
+# DropStmt removeType -> (kind used for matching, words, how many keyword tokens follow DROP)
+_DROP_KINDS: dict[str, tuple[str, str, int]] = {
+    "OBJECT_TABLE": ("table", "TABLE", 1),
+    "OBJECT_VIEW": ("view", "VIEW", 1),
+    "OBJECT_MATVIEW": ("materialized view", "MATERIALIZED VIEW", 2),
+    "OBJECT_INDEX": ("index", "INDEX", 1),
+    "OBJECT_SEQUENCE": ("sequence", "SEQUENCE", 1),
+    "OBJECT_SCHEMA": ("schema", "SCHEMA", 1),
+    "OBJECT_TYPE": ("type", "TYPE", 1),
+    "OBJECT_DOMAIN": ("domain", "DOMAIN", 1),
+    "OBJECT_FUNCTION": ("function", "FUNCTION", 1),
+    "OBJECT_PROCEDURE": ("procedure", "PROCEDURE", 1),
+    "OBJECT_ROUTINE": ("routine", "ROUTINE", 1),
+    "OBJECT_AGGREGATE": ("aggregate", "AGGREGATE", 1),
+    "OBJECT_TRIGGER": ("trigger", "TRIGGER", 1),
+    "OBJECT_POLICY": ("policy", "POLICY", 1),
+    "OBJECT_RULE": ("rule", "RULE", 1),
+    "OBJECT_EXTENSION": ("extension", "EXTENSION", 1),
+    "OBJECT_FOREIGN_TABLE": ("foreign table", "FOREIGN TABLE", 2),
+    "OBJECT_EVENT_TRIGGER": ("event trigger", "EVENT TRIGGER", 2),
+    "OBJECT_COLLATION": ("collation", "COLLATION", 1),
+    "OBJECT_STATISTIC_EXT": ("statistics", "STATISTICS", 1),
+    "OBJECT_PUBLICATION": ("publication", "PUBLICATION", 1),
+}
+
+
+def _drop(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    n = stmt.node
+    remove = str(n.get("removeType", ""))
+    kind, words, nwords = _DROP_KINDS.get(remove, (remove.removeprefix("OBJECT_").lower(), "", 1))
+    names_all: list[list[str]] = [nodes.object_names(o) for o in n.get("objects") or []]
+    for names in names_all:
+        if not names:
+            continue
+        if kind in ("trigger", "policy", "rule"):
+            # objects: [table..., name]
+            key: tuple[str, ...] = (kind, names[-1].lower(), names[-2].lower() if len(names) > 1 else "")
+        else:
+            key = (kind, names[-1].lower())
+        state.dropped.add(key)
+        if kind == "table" and stmt.context != "function":
+            state.dropped_tables.setdefault(names[-1].lower(), stmt)
+    if n.get("missing_ok") or exempt:
+        return
+    shown = ", ".join(".".join(x) for x in names_all if x)
+    if guarded(stmt, [x[-1] for x in names_all if x]):
+        return
+    at = None
+    toks = stmt.tokens()
+    if toks and words:
+        skip = nwords + (1 if n.get("concurrent") else 0)
+        if len(toks) > skip:
+            at = toks[skip].end
+    if kind in ("trigger", "policy", "rule"):
+        first = names_all[0] if names_all else []
+        obj = _obj(ctx, None, f"{first[-1]}") if first else None
+        if first and len(first) > 1:
+            obj = nodes.qualified_list(first[:-1], _schema(ctx)) + "." + first[-1]
+    else:
+        first = names_all[0] if names_all else []
+        obj = nodes.qualified_list(first, _schema(ctx)) if first else None
+    label = words or kind.upper()
+    ctx.report(
+        "I201",
+        stmt,
+        *_whole(stmt),
+        f"DROP {label} {shown} fails when the migration runs again (the {kind} is already "
+        f"gone); add IF EXISTS",
+        obj=obj,
+        fix=insertion_fix(stmt, at, " IF EXISTS", "add IF EXISTS"),
+    )
+
+
+def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    n = stmt.node
+    if n.get("objtype", "OBJECT_TABLE") not in ("OBJECT_TABLE", "OBJECT_FOREIGN_TABLE"):
+        return
+    schema, table = nodes.rangevar(n.get("relation"))
+    if state.is_fresh(table):
+        return
+    cmds = n.get("cmds") or []
+    spans = nodes.alter_table_cmd_spans(stmt)
+    for i, item in enumerate(cmds):
+        cmd = item.get("AlterTableCmd", {})
+        start, end = spans[i] if spans else _whole(stmt)
+        sub = cmd.get("subtype")
+        if sub == "AT_DropConstraint" and cmd.get("name"):
+            state.dropped.add(("constraint", table.lower(), str(cmd["name"]).lower()))
+        elif sub == "AT_DropColumn" and cmd.get("name"):
+            state.dropped.add(("column", table.lower(), str(cmd["name"]).lower()))
+        if exempt:
+            continue
+        if sub == "AT_AddColumn":
+            col = cmd.get("def", {}).get("ColumnDef", {})
+            colname = str(col.get("colname", ""))
+            if cmd.get("missing_ok") or guarded(stmt, [colname]):
+                continue
+            if ("column", table.lower(), colname.lower()) in state.dropped:
+                continue
+            at = stmt.loc(col.get("location"))
+            ctx.report(
+                "I107",
+                stmt,
+                start,
+                end,
+                f"ADD COLUMN {colname} to {table} fails when the migration runs again; use "
+                f"ADD COLUMN IF NOT EXISTS",
+                obj=_obj(ctx, schema, table) + f".{colname}",
+                fix=insertion_fix(stmt, at, "IF NOT EXISTS ", "add IF NOT EXISTS"),
+            )
+        elif sub == "AT_DropColumn":
+            colname = str(cmd.get("name", ""))
+            if cmd.get("missing_ok") or guarded(stmt, [colname]):
+                continue
+            tok = nodes.find_tokens(stmt, ("DROP",), start)
+            at = None
+            if tok is not None:
+                nxt = nodes.find_tokens(stmt, ("COLUMN",), tok.end)
+                at = nxt.end if nxt is not None and nxt.start < end else tok.end
+            ctx.report(
+                "I202",
+                stmt,
+                start,
+                end,
+                f"DROP COLUMN {colname} from {table} fails when the migration runs again; use "
+                f"DROP COLUMN IF EXISTS",
+                obj=_obj(ctx, schema, table) + f".{colname}",
+                fix=insertion_fix(stmt, at, " IF EXISTS", "add IF EXISTS"),
+            )
+        elif sub == "AT_DropConstraint":
+            conname = str(cmd.get("name", ""))
+            if cmd.get("missing_ok") or guarded(stmt, [conname]):
+                continue
+            tok = nodes.find_tokens(stmt, ("CONSTRAINT",), start)
+            ctx.report(
+                "I203",
+                stmt,
+                start,
+                end,
+                f"DROP CONSTRAINT {conname} on {table} fails when the migration runs again; use "
+                f"DROP CONSTRAINT IF EXISTS",
+                obj=_obj(ctx, schema, conname),
+                fix=insertion_fix(stmt, tok.end if tok else None, " IF EXISTS", "add IF EXISTS"),
+            )
+        elif sub == "AT_AddConstraint":
+            con = cmd.get("def", {}).get("Constraint", {})
+            _add_constraint(ctx, stmt, state, con, schema, table, start, end)
+
+
+_CONTYPE = {
+    "CONSTR_PRIMARY": "PRIMARY KEY",
+    "CONSTR_UNIQUE": "UNIQUE",
+    "CONSTR_FOREIGN": "FOREIGN KEY",
+    "CONSTR_CHECK": "CHECK",
+    "CONSTR_EXCLUSION": "EXCLUDE",
+    "CONSTR_NOTNULL": "NOT NULL",
+}
+
+
+def _add_constraint(
+    ctx: FileContext,
+    stmt: Statement,
+    state: _State,
+    con: Node,
+    schema: str | None,
+    table: str,
+    start: int,
+    end: int,
+) -> None:
+    contype = _CONTYPE.get(str(con.get("contype")), str(con.get("contype", "")))
+    conname = con.get("conname")
+    cols = nodes.strings(con.get("keys")) or nodes.strings(con.get("fk_attrs"))
+    if conname:
+        if ("constraint", table.lower(), str(conname).lower()) in state.dropped:
+            return
+        if guarded(stmt, [conname]):
+            return
+        ctx.report(
+            "I401",
+            stmt,
+            start,
+            end,
+            f"ADD CONSTRAINT {conname} ({contype}) on {table} fails when the migration runs "
+            f"again (PostgreSQL has no IF NOT EXISTS for constraints); guard it in a DO block or "
+            f"drop it first with DROP CONSTRAINT IF EXISTS",
+            obj=_obj(ctx, schema, conname),
+        )
+        return
+    if guarded(stmt, [table, *cols]):
+        return
+    colnote = f" ({', '.join(cols)})" if cols else ""
+    if contype == "PRIMARY KEY":
+        effect = "fails when the migration runs again (the table already has a primary key)"
+    else:
+        effect = "adds another copy of the constraint every time the migration runs"
+    ctx.report(
+        "I401",
+        stmt,
+        start,
+        end,
+        f"ADD {contype}{colnote} on {table} without a constraint name {effect}; name it and "
+        f"guard it in a DO block",
+        obj=_obj(ctx, schema, table),
+    )
+
+
+def _create_or_replace(code: str, what: str) -> Handler:
+    def handle(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+        n = stmt.node
+        if n.get("replace") or exempt:
+            return
+        if stmt.kind == "ViewStmt":
+            schema, name = nodes.rangevar(n.get("view"))
+            if n.get("view", {}).get("relpersistence") == "t":
+                return
+            kind = "view"
+            label = what
+            obj = _obj(ctx, schema, name)
+        else:
+            names = nodes.strings(n.get("funcname"))
+            name = names[-1] if names else ""
+            kind = "procedure" if n.get("is_procedure") else "function"
+            label = "CREATE PROCEDURE" if n.get("is_procedure") else what
+            obj = nodes.qualified_list(names, _schema(ctx))
+        if (kind, name.lower()) in state.dropped or guarded(stmt, [name]):
+            return
+        tok = nodes.find_tokens(stmt, ("CREATE",), stmt.start)
+        ctx.report(
+            code,
+            stmt,
+            *_whole(stmt),
+            f"{label} {name} fails when the migration runs again; use "
+            f"{label.replace('CREATE', 'CREATE OR REPLACE')}",
+            obj=obj,
+            fix=insertion_fix(stmt, tok.end if tok else None, " OR REPLACE", "add OR REPLACE"),
+        )
+
+    return handle
+
+
+def _create_trigger(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    n = stmt.node
+    if n.get("replace") or exempt:
+        return
+    name = str(n.get("trigname", ""))
+    schema, table = nodes.rangevar(n.get("relation"))
+    if state.is_fresh(table):
+        return
+    if ("trigger", name.lower(), table.lower()) in state.dropped or guarded(stmt, [name]):
+        return
+    fix: Fix | None = None
+    if ctx.config.pg_version >= 14 and not n.get("isconstraint"):
+        tok = nodes.find_tokens(stmt, ("CREATE",), stmt.start)
+        fix = insertion_fix(stmt, tok.end if tok else None, " OR REPLACE", "add OR REPLACE")
+    hint = (
+        "use CREATE OR REPLACE TRIGGER or put DROP TRIGGER IF EXISTS "
+        if ctx.config.pg_version >= 14 and not n.get("isconstraint")
+        else "put DROP TRIGGER IF EXISTS "
+    )
+    ctx.report(
+        "I303",
+        stmt,
+        *_whole(stmt),
+        f"CREATE TRIGGER {name} on {table} fails when the migration runs again; {hint}"
+        f"{name} ON {table} before it",
+        obj=_obj(ctx, schema, table) + f".{name}",
+        fix=fix,
+    )
+
+
+def _create_policy(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    n = stmt.node
+    if exempt:
+        return
+    name = str(n.get("policy_name", ""))
+    schema, table = nodes.rangevar(n.get("table"))
+    if state.is_fresh(table):
+        return
+    if ("policy", name.lower(), table.lower()) in state.dropped or guarded(stmt, [name]):
+        return
+    ctx.report(
+        "I304",
+        stmt,
+        *_whole(stmt),
+        f"CREATE POLICY {name} on {table} fails when the migration runs again; put "
+        f"DROP POLICY IF EXISTS {name} ON {table} before it",
+        obj=_obj(ctx, schema, table) + f".{name}",
+    )
+
+
+def _create_type(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    n = stmt.node
+    if exempt:
+        return
+    if stmt.kind == "CompositeTypeStmt":
+        schema, name = nodes.rangevar(n.get("typevar"))
+        names = [schema, name] if schema else [name]
+    elif stmt.kind == "DefineStmt":
+        if n.get("kind") != "OBJECT_TYPE" or not n.get("definition"):
+            return
+        names = nodes.strings(n.get("defnames"))
+    else:
+        names = nodes.strings(n.get("typeName"))
+    names = [x for x in names if x]
+    if not names:
+        return
+    name = names[-1]
+    if ("type", name.lower()) in state.dropped or guarded(stmt, [name]):
+        return
+    if n.get("if_not_exists"):
+        return
+    ctx.report(
+        "I402",
+        stmt,
+        *_whole(stmt),
+        f"CREATE TYPE {'.'.join(names)} fails when the migration runs again (PostgreSQL has no "
+        f"IF NOT EXISTS for types); guard it in a DO block that checks pg_type",
+        obj=nodes.qualified_list(names, _schema(ctx)),
+    )
+
+
+def _create_domain(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    if exempt:
+        return
+    names = nodes.strings(stmt.node.get("domainname"))
+    if not names:
+        return
+    name = names[-1]
+    if ("domain", name.lower()) in state.dropped or ("type", name.lower()) in state.dropped:
+        return
+    if guarded(stmt, [name]):
+        return
+    ctx.report(
+        "I403",
+        stmt,
+        *_whole(stmt),
+        f"CREATE DOMAIN {'.'.join(names)} fails when the migration runs again (PostgreSQL has no "
+        f"IF NOT EXISTS for domains); guard it in a DO block that checks pg_type",
+        obj=nodes.qualified_list(names, _schema(ctx)),
+    )
+
+
+def _create_role(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    if exempt:
+        return
+    name = str(stmt.node.get("role", ""))
+    if guarded(stmt, [name]):
+        return
+    ctx.report(
+        "I407",
+        stmt,
+        *_whole(stmt),
+        f"CREATE ROLE {name} fails when the migration runs again (PostgreSQL has no IF NOT "
+        f"EXISTS for roles); guard it in a DO block that checks pg_roles",
+        obj=name,
+    )
+
+
+_RENAME_KIND = {
+    "OBJECT_TABLE": "TABLE",
+    "OBJECT_COLUMN": "COLUMN",
+    "OBJECT_INDEX": "INDEX",
+    "OBJECT_TABCONSTRAINT": "CONSTRAINT",
+    "OBJECT_VIEW": "VIEW",
+    "OBJECT_MATVIEW": "MATERIALIZED VIEW",
+    "OBJECT_SEQUENCE": "SEQUENCE",
+    "OBJECT_TYPE": "TYPE",
+    "OBJECT_DOMAIN": "DOMAIN",
+    "OBJECT_SCHEMA": "SCHEMA",
+    "OBJECT_FUNCTION": "FUNCTION",
+    "OBJECT_PROCEDURE": "PROCEDURE",
+    "OBJECT_TRIGGER": "TRIGGER",
+    "OBJECT_POLICY": "POLICY",
+    "OBJECT_ATTRIBUTE": "ATTRIBUTE",
+    "OBJECT_DOMCONSTRAINT": "CONSTRAINT",
+    "OBJECT_ROLE": "ROLE",
+}
+
+
+def _rename(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    if exempt:
+        return
+    n = stmt.node
+    rtype = str(n.get("renameType", ""))
+    label = _RENAME_KIND.get(rtype, rtype.removeprefix("OBJECT_"))
+    newname = str(n.get("newname", ""))
+    schema, rel = nodes.rangevar(n.get("relation"))
+    if rtype in ("OBJECT_COLUMN", "OBJECT_TABCONSTRAINT", "OBJECT_TRIGGER", "OBJECT_POLICY",
+                 "OBJECT_ATTRIBUTE", "OBJECT_DOMCONSTRAINT"):
+        old = str(n.get("subname", ""))
+        where = f" on {rel}" if rel else ""
+        obj = _obj(ctx, schema, rel) + f".{old}" if rel else old
+    elif rel:
+        old = rel
+        where = ""
+        obj = _obj(ctx, schema, rel)
+    else:
+        names = nodes.object_names(n.get("object"))
+        if not names and n.get("subname"):
+            names = [str(n["subname"])]
+        old = names[-1] if names else ""
+        where = ""
+        obj = nodes.qualified_list(names, _schema(ctx)) if names else None
+    if guarded(stmt, [old, newname]):
+        return
+    ctx.report(
+        "I404",
+        stmt,
+        *_whole(stmt),
+        f"RENAME {label} {old} TO {newname}{where} fails when the migration runs again ({old} no "
+        f"longer exists); guard it in a DO block that checks the catalog for {old}",
+        obj=obj,
+    )
+
+
+def _alter_enum(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    if exempt:
+        return
+    n = stmt.node
+    names = nodes.strings(n.get("typeName"))
+    tname = ".".join(names)
+    obj = nodes.qualified_list(names, _schema(ctx))
+    if n.get("oldVal"):
+        old, new = str(n["oldVal"]), str(n.get("newVal", ""))
+        if guarded(stmt, [old, new]):
+            return
+        ctx.report(
+            "I406",
+            stmt,
+            *_whole(stmt),
+            f"ALTER TYPE {tname} RENAME VALUE '{old}' TO '{new}' fails when the migration runs "
+            f"again; guard it in a DO block that checks pg_enum",
+            obj=obj,
+        )
+        return
+    if n.get("skipIfNewValExists"):
+        return
+    value = str(n.get("newVal", ""))
+    if guarded(stmt, [value]):
+        return
+    tok = nodes.token_after_sequence(stmt, ("ADD", "VALUE"), stmt.start)
+    ctx.report(
+        "I405",
+        stmt,
+        *_whole(stmt),
+        f"ALTER TYPE {tname} ADD VALUE '{value}' fails when the migration runs again; use "
+        f"ADD VALUE IF NOT EXISTS",
+        obj=obj,
+        fix=insertion_fix(stmt, tok.end if tok else None, " IF NOT EXISTS", "add IF NOT EXISTS"),
+    )
+
+
+def _has_not_exists_guard(node: object) -> bool:
+    """Whether a SELECT feeding an INSERT filters out existing rows (NOT EXISTS, NOT IN, EXCEPT,
+    an anti-join's IS NULL)."""
+    if isinstance(node, dict):
+        if "BoolExpr" in node and node["BoolExpr"].get("boolop") == "NOT_EXPR":
+            for arg in node["BoolExpr"].get("args") or []:
+                if "SubLink" in arg:
+                    return True
+        if "SubLink" in node and node["SubLink"].get("subLinkType") == "ALL_SUBLINK":
+            return True
+        if node.get("op") in ("SETOP_EXCEPT",):
+            return True
+        if "NullTest" in node and node["NullTest"].get("nulltesttype") == "IS_NULL":
+            return True
+        return any(_has_not_exists_guard(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_not_exists_guard(v) for v in node)
+    return False
+
+
+def _insert(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    if exempt or stmt.context == "function":
+        return
+    n = stmt.node
+    if n.get("onConflictClause"):
+        return
+    schema, table = nodes.rangevar(n.get("relation"))
+    select = n.get("selectStmt")
+    if select and "SelectStmt" in select:
+        sel = select["SelectStmt"]
+        if _has_not_exists_guard(sel.get("whereClause")) or sel.get("op") == "SETOP_EXCEPT":
+            return
+    if table.lower() in state.dropped_tables or guarded(stmt, [table], dml=True):
+        return
+    ctx.report(
+        "I601",
+        stmt,
+        *_whole(stmt),
+        f"INSERT INTO {table} without ON CONFLICT inserts its rows again (or fails on a unique "
+        f"constraint) when the migration runs again; add ON CONFLICT DO NOTHING or a "
+        f"WHERE NOT EXISTS guard",
+        obj=_obj(ctx, schema, table),
+    )
+
+
+def _truncate(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    if stmt.context == "function":
+        return
+    rels = [nodes.rangevar(r.get("RangeVar")) for r in stmt.node.get("relations") or []]
+    names = ", ".join(nodes.display_name(s, t) for s, t in rels)
+    first = rels[0] if rels else (None, "")
+    ctx.report(
+        "I702",
+        stmt,
+        *_whole(stmt),
+        f"TRUNCATE {names} deletes every row each time the migration runs; upsert the rows you "
+        f"need instead",
+        obj=_obj(ctx, *first) if first[1] else None,
+    )
+
+
+def _delete(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    if stmt.context == "function" or stmt.node.get("whereClause"):
+        return
+    schema, table = nodes.rangevar(stmt.node.get("relation"))
+    ctx.report(
+        "I703",
+        stmt,
+        *_whole(stmt),
+        f"DELETE FROM {table} without WHERE deletes every row each time the migration runs",
+        obj=_obj(ctx, schema, table),
+    )
+
+
+_HANDLERS: dict[str, Handler] = {
+    "CreateStmt": _create_if_not_exists("I101", "CREATE TABLE", ("TABLE",)),
+    "CreateTableAsStmt": lambda ctx, s, st, ex: (
+        _create_if_not_exists("I106", "CREATE MATERIALIZED VIEW", ("VIEW",))
+        if s.node.get("objtype") == "OBJECT_MATVIEW"
+        else _create_if_not_exists("I101", "CREATE TABLE", ("TABLE",))
+    )(ctx, s, st, ex),
+    "CreateSeqStmt": _create_if_not_exists("I103", "CREATE SEQUENCE", ("SEQUENCE",)),
+    "CreateSchemaStmt": _create_if_not_exists("I104", "CREATE SCHEMA", ("SCHEMA",)),
+    "CreateExtensionStmt": _create_if_not_exists("I105", "CREATE EXTENSION", ("EXTENSION",)),
+    "IndexStmt": _create_index,
+    "DropStmt": _drop,
+    "AlterTableStmt": _alter_table,
+    "CreateFunctionStmt": _create_or_replace("I301", "CREATE FUNCTION"),
+    "ViewStmt": _create_or_replace("I302", "CREATE VIEW"),
+    "CreateTrigStmt": _create_trigger,
+    "CreatePolicyStmt": _create_policy,
+    "CompositeTypeStmt": _create_type,
+    "CreateEnumStmt": _create_type,
+    "CreateRangeStmt": _create_type,
+    "DefineStmt": _create_type,
+    "CreateDomainStmt": _create_domain,
+    "CreateRoleStmt": _create_role,
+    "RenameStmt": _rename,
+    "AlterEnumStmt": _alter_enum,
+    "InsertStmt": _insert,
+    "TruncateStmt": _truncate,
+    "DeleteStmt": _delete,
+}

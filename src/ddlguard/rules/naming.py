@@ -1,0 +1,487 @@
+"""Naming rules (``N``): names that statements create or rename, and migration file names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ddlguard.findings import Category, Rule, Severity
+from ddlguard.rules.base import FileContext
+from ddlguard.rules.registry import register
+from ddlguard.sql import nodes
+from ddlguard.sql.statements import Node, Statement
+
+SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+_PLAIN_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")
+MAX_IDENTIFIER_BYTES = 63
+
+
+def _rule(
+    code: str,
+    name: str,
+    summary: str,
+    why: str,
+    bad: str,
+    good: str,
+    fix_hint: str,
+    *,
+    severity: Severity = Severity.WARNING,
+    default: bool = True,
+    off_reason: str = "",
+) -> Rule:
+    return Rule(
+        code=code,
+        name=name,
+        category=Category.NAMING,
+        severity=severity,
+        summary=summary,
+        why=why,
+        bad=bad,
+        good=good,
+        fix_hint=fix_hint,
+        enabled_by_default=default,
+        off_by_default_reason=off_reason,
+    )
+
+
+_TEMPLATE_NOTE = (
+    " Active only when the template is configured under [naming]; {table} and {columns} in the "
+    "regular expression stand for the table name and the column names joined by `_`."
+)
+
+RULES = [
+    _rule(
+        "N101",
+        "table-name",
+        "Table or view name that does not match the naming convention",
+        "Consistent table names let people and tools guess names right; a table created as "
+        "`PhoneNumbers` next to `customer_tenants` must be quoted everywhere. Checked against "
+        "`naming.table` (default `snake_case`).",
+        "CREATE TABLE IF NOT EXISTS phoneNumberInventory2 (id uuid);",
+        "CREATE TABLE IF NOT EXISTS phone_number_inventory (id uuid);",
+        "Rename the table to match the convention.",
+    ),
+    _rule(
+        "N102",
+        "column-name",
+        "Column name that does not match the naming convention",
+        "Column names are what application code and the canonical schema refer to; a column that "
+        "breaks the convention is a column someone will misspell. Checked against "
+        "`naming.column` (default `snake_case`).",
+        "ALTER TABLE connectwise_credentials ADD COLUMN IF NOT EXISTS baseURL text;",
+        "ALTER TABLE connectwise_credentials ADD COLUMN IF NOT EXISTS base_url text;",
+        "Rename the column to match the convention.",
+    ),
+    _rule(
+        "N103",
+        "index-name",
+        "Index name that does not follow the configured template",
+        "Index names that follow one template (`idx_{table}_{columns}`) tell a reader what an "
+        "index covers and make duplicates visible in review." + _TEMPLATE_NOTE,
+        "CREATE INDEX IF NOT EXISTS status_index ON phone_number_inventory (status);",
+        "CREATE INDEX IF NOT EXISTS idx_phone_number_inventory_status ON phone_number_inventory (status);",
+        "Rename the index to follow `naming.index`.",
+    ),
+    _rule(
+        "N104",
+        "unique-constraint-name",
+        "Unique constraint name that does not follow the configured template",
+        "Constraint names appear in error messages the application shows and logs; a template "
+        "(PostgreSQL's own default is `{table}_{columns}_key`) makes them predictable, and "
+        "predictable names are what idempotent guards check." + _TEMPLATE_NOTE,
+        "ALTER TABLE ... ADD CONSTRAINT uq1 UNIQUE (tenant_id, line_uri);",
+        "ALTER TABLE ... ADD CONSTRAINT phone_number_inventory_tenant_id_line_uri_key UNIQUE (tenant_id, line_uri);",
+        "Rename the constraint to follow `naming.unique`.",
+    ),
+    _rule(
+        "N105",
+        "foreign-key-name",
+        "Foreign key name that does not follow the configured template",
+        "A predictable foreign key name (PostgreSQL's default is `{table}_{columns}_fkey`) is "
+        "what guards and later migrations refer to." + _TEMPLATE_NOTE,
+        "ALTER TABLE ... ADD CONSTRAINT fk_1 FOREIGN KEY (tenant_id) REFERENCES customer_tenants (id);",
+        "ALTER TABLE ... ADD CONSTRAINT connectwise_credentials_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES customer_tenants (id);",
+        "Rename the constraint to follow `naming.foreign-key`.",
+    ),
+    _rule(
+        "N106",
+        "primary-key-name",
+        "Primary key name that does not follow the configured template",
+        "A predictable primary key name (PostgreSQL's default is `{table}_pkey`) is what "
+        "guards and later migrations refer to." + _TEMPLATE_NOTE,
+        "CREATE TABLE IF NOT EXISTS tags (id int, CONSTRAINT pk PRIMARY KEY (id));",
+        "CREATE TABLE IF NOT EXISTS tags (id int, CONSTRAINT tags_pkey PRIMARY KEY (id));",
+        "Rename the constraint to follow `naming.primary-key`.",
+    ),
+    _rule(
+        "N107",
+        "check-constraint-name",
+        "Check constraint name that does not follow the configured template",
+        "A predictable check constraint name (PostgreSQL's default is `{table}_{columns}_check`) "
+        "is what guards and later migrations refer to; {columns} are the columns the "
+        "expression uses." + _TEMPLATE_NOTE,
+        "ALTER TABLE ... ADD CONSTRAINT chk CHECK (status IN ('available', 'used'));",
+        "ALTER TABLE ... ADD CONSTRAINT phone_number_inventory_status_check CHECK (status IN ('available', 'used'));",
+        "Rename the constraint to follow `naming.check`.",
+    ),
+    _rule(
+        "N201",
+        "identifier-too-long",
+        "Identifier longer than PostgreSQL's 63-byte limit",
+        "PostgreSQL silently truncates identifiers to 63 bytes (NAMEDATALEN - 1): the object is "
+        "created under a shorter name than the migration says, so later statements and guards "
+        "that use the full name miss it, and two long names can collide.",
+        "CREATE INDEX IF NOT EXISTS idx_phone_number_inventory_tenant_id_line_uri_status_country_code ON ...;",
+        "CREATE INDEX IF NOT EXISTS idx_pni_tenant_line_status_country ON ...;",
+        "Shorten the name to 63 bytes or fewer.",
+        severity=Severity.ERROR,
+    ),
+    _rule(
+        "N202",
+        "quoted-identifier",
+        "Identifier that only works quoted (mixed case, spaces, punctuation)",
+        "A name such as \"tenantId\" must be double-quoted in every query forever; unquoted, "
+        "PostgreSQL folds it to tenantid and answers `column does not exist`, the same 500 the "
+        "seed's production saw.",
+        'ALTER TABLE customer_tenants ADD COLUMN IF NOT EXISTS "tenantName" text;',
+        "ALTER TABLE customer_tenants ADD COLUMN IF NOT EXISTS tenant_name text;",
+        "Use a lower-case name without quotes.",
+    ),
+    _rule(
+        "N203",
+        "reserved-word-identifier",
+        "SQL reserved word used as a name",
+        "A reserved word (user, order, table, check...) as a name must be quoted in every query; "
+        "unquoted it is a syntax error, and ORMs and hand-written SQL disagree about quoting it.",
+        'CREATE TABLE IF NOT EXISTS "user" (id uuid);',
+        "CREATE TABLE IF NOT EXISTS app_user (id uuid);",
+        "Choose a name that is not a reserved word.",
+    ),
+    _rule(
+        "N301",
+        "migration-file-name",
+        "Migration file name that does not follow the configured pattern",
+        "Migration tools order and track files by name; a folder that mixes "
+        "`0006_connectwise_integration.sql` with `FIX_PRODUCTION_SCHEMA.sql` has no defined "
+        "order, which is how the seed's deployment guide came to need a hand-written run order. "
+        "Active only when `naming.migration-file` is configured.",
+        "migrations/FIX_PRODUCTION_SCHEMA.sql",
+        "migrations/0007_fix_production_schema.sql",
+        "Rename the file to match `naming.migration-file`.",
+    ),
+]
+register(*RULES)
+
+
+@lru_cache(maxsize=1)
+def _reserved() -> frozenset[str]:
+    from pglast.keywords import RESERVED_KEYWORDS
+
+    return frozenset(RESERVED_KEYWORDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A name that a statement creates or renames to."""
+
+    kind: str  # table, view, column, index, constraint, type, ...
+    name: str
+    table: str | None
+    columns: tuple[str, ...]
+    contype: str | None
+    offset: int
+    stmt: Statement
+
+
+def _pattern(value: str | None, table: str | None, columns: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not value:
+        return None
+    if value == "snake_case":
+        return SNAKE_CASE
+    expanded = value.replace("{table}", re.escape(table or "")).replace(
+        "{columns}", re.escape("_".join(columns))
+    )
+    return _compile(expanded)
+
+
+@lru_cache(maxsize=512)
+def _compile(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
+def _name_offset(stmt: Statement, name: str, start: int | None = None) -> int:
+    """Where ``name`` is written in the statement (quoted or not), else the statement start."""
+    low = name.lower()
+    for tok in stmt.tokens():
+        if start is not None and tok.start < start:
+            continue
+        raw = stmt.token_text(tok)
+        text = raw[1:-1].replace('""', '"') if raw.startswith('"') else raw.lower()
+        if text == name or (not raw.startswith('"') and text == low):
+            return tok.start
+    return start if start is not None else stmt.start
+
+
+def _expr_columns(node: object) -> list[str]:
+    out: list[str] = []
+
+    def walk(n: object) -> None:
+        if isinstance(n, dict):
+            if "ColumnRef" in n:
+                fields = nodes.strings(n["ColumnRef"].get("fields"))
+                if fields and fields[-1] not in out:
+                    out.append(fields[-1])
+                return
+            for v in n.values():
+                walk(v)
+        elif isinstance(n, list):
+            for v in n:
+                walk(v)
+
+    walk(node)
+    return out
+
+
+_CONSTRAINT_KINDS = {
+    "CONSTR_UNIQUE": "unique",
+    "CONSTR_FOREIGN": "foreign-key",
+    "CONSTR_PRIMARY": "primary-key",
+    "CONSTR_CHECK": "check",
+}
+
+
+def _constraint(
+    stmt: Statement, con: Node, table: str, column: str | None
+) -> Iterator[Created]:
+    name = con.get("conname")
+    if not name:
+        return
+    contype = _CONSTRAINT_KINDS.get(str(con.get("contype")))
+    if contype == "check":
+        cols = tuple(_expr_columns(con.get("raw_expr")))
+    else:
+        cols = tuple(nodes.strings(con.get("keys")) or nodes.strings(con.get("fk_attrs")))
+    if not cols and column:
+        cols = (column,)
+    loc = stmt.loc(con.get("location"))
+    yield Created("constraint", str(name), table, cols, contype, _name_offset(stmt, str(name), loc), stmt)
+
+
+def created_names(stmt: Statement) -> Iterator[Created]:
+    """Every name a statement creates or renames to (never names it only refers to)."""
+    n = stmt.node
+    k = stmt.kind
+    if k == "CreateStmt":
+        _, table = nodes.rangevar(n.get("relation"))
+        loc = stmt.loc(n.get("relation", {}).get("location"))
+        yield Created("table", table, table, (), None, _name_offset(stmt, table, loc), stmt)
+        for elt in n.get("tableElts") or []:
+            if "ColumnDef" in elt:
+                col = elt["ColumnDef"]
+                cname = str(col.get("colname", ""))
+                cloc = stmt.loc(col.get("location"))
+                yield Created("column", cname, table, (), None, cloc or stmt.start, stmt)
+                for c in col.get("constraints") or []:
+                    yield from _constraint(stmt, c.get("Constraint", {}), table, cname)
+            elif "Constraint" in elt:
+                yield from _constraint(stmt, elt["Constraint"], table, None)
+    elif k == "CreateTableAsStmt":
+        into = n.get("into", {}).get("IntoClause", n.get("into") or {})
+        _, table = nodes.rangevar(into.get("rel"))
+        kind = "view" if n.get("objtype") == "OBJECT_MATVIEW" else "table"
+        yield Created(kind, table, table, (), None, _name_offset(stmt, table), stmt)
+    elif k == "ViewStmt":
+        _, view = nodes.rangevar(n.get("view"))
+        yield Created("view", view, view, (), None, _name_offset(stmt, view), stmt)
+    elif k == "AlterTableStmt":
+        _, table = nodes.rangevar(n.get("relation"))
+        for item in n.get("cmds") or []:
+            cmd = item.get("AlterTableCmd", {})
+            if cmd.get("subtype") == "AT_AddColumn":
+                col = cmd.get("def", {}).get("ColumnDef", {})
+                cname = str(col.get("colname", ""))
+                yield Created("column", cname, table, (), None, stmt.loc(col.get("location")) or stmt.start, stmt)
+                for c in col.get("constraints") or []:
+                    yield from _constraint(stmt, c.get("Constraint", {}), table, cname)
+            elif cmd.get("subtype") == "AT_AddConstraint":
+                yield from _constraint(stmt, cmd.get("def", {}).get("Constraint", {}), table, None)
+    elif k == "IndexStmt" and n.get("idxname"):
+        _, table = nodes.rangevar(n.get("relation"))
+        cols = tuple(nodes.index_columns(n.get("indexParams")))
+        name = str(n["idxname"])
+        yield Created("index", name, table, cols, None, _name_offset(stmt, name), stmt)
+    elif k == "RenameStmt":
+        new = str(n.get("newname", ""))
+        rtype = n.get("renameType")
+        _, rel = nodes.rangevar(n.get("relation"))
+        kind = {
+            "OBJECT_TABLE": "table",
+            "OBJECT_VIEW": "view",
+            "OBJECT_MATVIEW": "view",
+            "OBJECT_COLUMN": "column",
+            "OBJECT_INDEX": "index",
+            "OBJECT_TABCONSTRAINT": "constraint",
+        }.get(str(rtype), "other")
+        off = _name_offset(stmt, new, stmt.start)
+        yield Created(kind, new, rel if kind in ("column", "constraint") else new, (), None, off, stmt)
+    elif k in ("CreateEnumStmt", "CreateRangeStmt", "CreateDomainStmt"):
+        names = nodes.strings(n.get("typeName") or n.get("domainname"))
+        if names:
+            yield Created("type", names[-1], None, (), None, _name_offset(stmt, names[-1]), stmt)
+    elif k == "CompositeTypeStmt":
+        _, name = nodes.rangevar(n.get("typevar"))
+        yield Created("type", name, None, (), None, _name_offset(stmt, name), stmt)
+    elif k == "CreateSeqStmt":
+        _, name = nodes.rangevar(n.get("sequence"))
+        yield Created("sequence", name, None, (), None, _name_offset(stmt, name), stmt)
+    elif k == "CreateSchemaStmt" and n.get("schemaname"):
+        name = str(n["schemaname"])
+        yield Created("schema", name, None, (), None, _name_offset(stmt, name), stmt)
+    elif k == "CreateFunctionStmt":
+        names = nodes.strings(n.get("funcname"))
+        if names:
+            yield Created("function", names[-1], None, (), None, _name_offset(stmt, names[-1]), stmt)
+    elif k == "CreateTrigStmt":
+        name = str(n.get("trigname", ""))
+        yield Created("trigger", name, None, (), None, _name_offset(stmt, name), stmt)
+    elif k == "CreatePolicyStmt":
+        name = str(n.get("policy_name", ""))
+        yield Created("policy", name, None, (), None, _name_offset(stmt, name), stmt)
+
+
+_TEMPLATE_RULES = {
+    "index": ("N103", "index", "index"),
+    "unique": ("N104", "unique", "unique constraint"),
+    "foreign-key": ("N105", "foreign_key", "foreign key"),
+    "primary-key": ("N106", "primary_key", "primary key"),
+    "check": ("N107", "check", "check constraint"),
+}
+
+
+def check(ctx: FileContext) -> None:
+    naming = ctx.config.naming
+    schema = ctx.config.default_schema
+    for stmt in ctx.parsed.statements:
+        if stmt.context == "function" or stmt.dynamic:
+            continue
+        for c in created_names(stmt):
+            if not c.name:
+                continue
+            end = c.offset + len(c.name)
+            obj = _object(schema, c)
+            size = len(c.name.encode("utf-8"))
+            if size > MAX_IDENTIFIER_BYTES:
+                ctx.report(
+                    "N201",
+                    stmt,
+                    c.offset,
+                    end,
+                    f"{c.kind} name {c.name} is {size} bytes; PostgreSQL silently truncates it to "
+                    f"{MAX_IDENTIFIER_BYTES} ({c.name.encode('utf-8')[:MAX_IDENTIFIER_BYTES].decode('utf-8', 'ignore')})",
+                    obj=obj,
+                )
+            quoted_problem = False
+            if c.name.lower() in _reserved() and c.name == c.name.lower():
+                quoted_problem = ctx.on("N203")
+                ctx.report(
+                    "N203",
+                    stmt,
+                    c.offset,
+                    end,
+                    f"{c.kind} name {c.name} is an SQL reserved word and must be quoted in every "
+                    f"query; choose another name",
+                    obj=obj,
+                )
+            elif not _PLAIN_IDENT.match(c.name):
+                quoted_problem = ctx.on("N202")
+                ctx.report(
+                    "N202",
+                    stmt,
+                    c.offset,
+                    end,
+                    f'{c.kind} name "{c.name}" only works quoted; unquoted it folds to '
+                    f"{_folded(c.name)}; use a lower-case name such as {_suggest(c.name)}",
+                    obj=obj,
+                )
+            if quoted_problem:
+                continue
+            if c.kind in ("table", "view"):
+                _check_pattern(ctx, "N101", naming.table, c, end, obj, "naming.table")
+            elif c.kind == "column":
+                _check_pattern(ctx, "N102", naming.column, c, end, obj, "naming.column")
+            elif c.kind == "index":
+                _check_template(ctx, "index", c, end, obj)
+            elif c.kind == "constraint" and c.contype and c.stmt.kind != "RenameStmt":
+                _check_template(ctx, c.contype, c, end, obj)
+    _check_file_name(ctx)
+
+
+def _object(schema: str, c: Created) -> str:
+    if c.kind == "column" and c.table:
+        return f"{schema}.{c.table}.{c.name}"
+    return f"{schema}.{c.name}"
+
+
+def _folded(name: str) -> str:
+    return name.lower()
+
+
+def _suggest(name: str) -> str:
+    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    s = re.sub(r"[^A-Za-z0-9_]+", "_", s).strip("_").lower()
+    return s or "a_name"
+
+
+def _check_pattern(
+    ctx: FileContext, code: str, value: str | None, c: Created, end: int, obj: str, key: str
+) -> None:
+    pattern = _pattern(value, c.table, c.columns)
+    if pattern is None or pattern.search(c.name):
+        return
+    want = "snake_case" if value == "snake_case" else f"/{value}/"
+    ctx.report(
+        code,
+        c.stmt,
+        c.offset,
+        end,
+        f"{c.kind} name {c.name} does not match {key} ({want})",
+        obj=obj,
+    )
+
+
+def _check_template(ctx: FileContext, kind: str, c: Created, end: int, obj: str) -> None:
+    code, attr, label = _TEMPLATE_RULES[kind]
+    value = getattr(ctx.config.naming, attr, None)
+    pattern = _pattern(value, c.table, c.columns)
+    if pattern is None or pattern.search(c.name):
+        return
+    expected = (value or "").replace("{table}", c.table or "").replace("{columns}", "_".join(c.columns))
+    expected = expected.removeprefix("^").removesuffix("$")
+    ctx.report(
+        code,
+        c.stmt,
+        c.offset,
+        end,
+        f"{label} name {c.name} does not follow naming.{kind} ({value}); expected {expected}",
+        obj=obj,
+    )
+
+
+def _check_file_name(ctx: FileContext) -> None:
+    value = ctx.config.naming.migration_file
+    if not value or not ctx.is_migration or not ctx.on("N301"):
+        return
+    name = ctx.file.path.name
+    pattern = SNAKE_CASE if value == "snake_case" else _compile(value)
+    if pattern.search(name):
+        return
+    ctx.report(
+        "N301",
+        None,
+        0,
+        0,
+        f"migration file name {name} does not match naming.migration-file (/{value}/)",
+        obj=None,
+    )

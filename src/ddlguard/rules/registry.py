@@ -1,0 +1,71 @@
+"""The rule registry: every rule ddlguard knows, by code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ddlguard.findings import Category, Rule
+
+RULES: dict[str, Rule] = {}
+_BY_NAME: dict[str, Rule] = {}
+
+
+def register(*rules: Rule) -> None:
+    for rule in rules:
+        if rule.code in RULES or rule.name in _BY_NAME:
+            raise ValueError(f"duplicate rule {rule.code} {rule.name}")
+        RULES[rule.code] = rule
+        _BY_NAME[rule.name] = rule
+
+
+def get_rule(code_or_name: str) -> Rule | None:
+    """Look a rule up by its code (case-insensitive) or its kebab-case name."""
+    _load_all()
+    return RULES.get(code_or_name.upper()) or _BY_NAME.get(code_or_name.lower())
+
+
+def all_rules() -> list[Rule]:
+    _load_all()
+    return sorted(RULES.values(), key=lambda r: (_CATEGORY_ORDER[r.category], r.code))
+
+
+_CATEGORY_ORDER = {c: i for i, c in enumerate(Category)}
+
+
+def _load_all() -> None:
+    # Importing the category modules registers their rules.
+    from ddlguard.rules import idempotency, naming, syntax  # noqa: F401
+
+
+def matches(selector: str, rule: Rule) -> bool:
+    """Does a --select/--ignore entry (code, code prefix, rule name, category or ALL) cover rule?"""
+    sel = selector.strip()
+    if not sel:
+        return False
+    low = sel.lower()
+    if low == "all":
+        return True
+    if low == rule.category.value or low == rule.name:
+        return True
+    return rule.code.upper().startswith(sel.upper())
+
+
+def known_selector(selector: str) -> bool:
+    _load_all()
+    low = selector.strip().lower()
+    if low == "all" or low in {c.value for c in Category}:
+        return True
+    return any(matches(selector, r) for r in RULES.values())
+
+
+def resolve(select: Iterable[str], ignore: Iterable[str]) -> set[str]:
+    """The enabled rule codes: defaults, plus ``select``, minus ``ignore`` (ignore wins)."""
+    _load_all()
+    select = list(select)
+    ignore = list(ignore)
+    enabled = {code for code, r in RULES.items() if r.enabled_by_default}
+    for sel in select:
+        enabled |= {code for code, r in RULES.items() if matches(sel, r)}
+    for ign in ignore:
+        enabled -= {code for code, r in RULES.items() if matches(ign, r)}
+    return enabled

@@ -1,0 +1,117 @@
+"""Small readers for pglast's JSON parse tree (names, relations, types, spans of clauses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ddlguard.sql.statements import Node, Statement, Token
+
+
+def strings(items: list[Any] | None) -> list[str]:
+    """The values of a list of ``String`` nodes (qualified names, column lists)."""
+    out: list[str] = []
+    for item in items or []:
+        if isinstance(item, dict):
+            s = item.get("String")
+            if s is not None:
+                out.append(str(s.get("sval", "")))
+    return out
+
+
+def rangevar(rv: Node | None) -> tuple[str | None, str]:
+    """(schema, name) of a RangeVar."""
+    if not rv:
+        return None, ""
+    return rv.get("schemaname"), str(rv.get("relname", ""))
+
+
+def qualify(schema: str | None, name: str, default_schema: str = "public") -> str:
+    return f"{schema or default_schema}.{name}"
+
+
+def qualified_list(names: list[str], default_schema: str = "public") -> str:
+    if len(names) >= 2:
+        return ".".join(names[-2:])
+    return f"{default_schema}.{names[0]}" if names else ""
+
+
+def display_name(schema: str | None, name: str) -> str:
+    return f"{schema}.{name}" if schema else name
+
+
+def object_names(item: Any) -> list[str]:
+    """Names inside a DropStmt object: a List of Strings, a TypeName, an ObjectWithArgs, a String."""
+    if not isinstance(item, dict):
+        return []
+    if "List" in item:
+        return strings(item["List"].get("items"))
+    if "String" in item:
+        return [str(item["String"].get("sval", ""))]
+    if "TypeName" in item:
+        return strings(item["TypeName"].get("names"))
+    if "ObjectWithArgs" in item:
+        return strings(item["ObjectWithArgs"].get("objname"))
+    return []
+
+
+def index_columns(params: list[Any] | None) -> list[str]:
+    """Column names (or ``expr``) of an index's elements."""
+    out: list[str] = []
+    for p in params or []:
+        elem = p.get("IndexElem", {}) if isinstance(p, dict) else {}
+        out.append(str(elem.get("name") or "expr"))
+    return out
+
+
+def find_tokens(stmt: Statement, words: tuple[str, ...], start: int = 0) -> Token | None:
+    """The first token at or after character offset ``start`` whose text is one of ``words``."""
+    want = {w.upper() for w in words}
+    for tok in stmt.tokens():
+        if tok.start >= start and stmt.token_text(tok).upper() in want:
+            return tok
+    return None
+
+
+def token_after_sequence(stmt: Statement, words: tuple[str, ...], start: int = 0) -> Token | None:
+    """The token ending the first run of ``words`` (in order, adjacent) at or after ``start``."""
+    toks = [t for t in stmt.tokens() if t.start >= start]
+    n = len(words)
+    for i in range(len(toks) - n + 1):
+        if all(stmt.token_text(toks[i + k]).upper() == words[k].upper() for k in range(n)):
+            return toks[i + n - 1]
+    return None
+
+
+def alter_table_cmd_spans(stmt: Statement) -> list[tuple[int, int]] | None:
+    """Character spans of each command of an ALTER TABLE, or None when they cannot be found."""
+    cmds = stmt.node.get("cmds") or []
+    rel_loc = stmt.loc((stmt.node.get("relation") or {}).get("location"))
+    toks = stmt.tokens()
+    if rel_loc is None or not toks:
+        return None
+    i = 0
+    while i < len(toks) and toks[i].start < rel_loc:
+        i += 1
+    # Skip the (possibly qualified) relation name and an inheritance star.
+    i += 1
+    while i + 1 < len(toks) and toks[i].name == "ASCII_46":
+        i += 2
+    if i < len(toks) and toks[i].name == "ASCII_42":
+        i += 1
+    spans: list[tuple[int, int]] = []
+    depth = 0
+    begin = i
+    for j in range(i, len(toks)):
+        name = toks[j].name
+        if name == "ASCII_40":
+            depth += 1
+        elif name == "ASCII_41":
+            depth -= 1
+        elif name == "ASCII_44" and depth == 0:
+            spans.append((toks[begin].start, toks[j - 1].end))
+            begin = j + 1
+    if begin < len(toks):
+        spans.append((toks[begin].start, toks[-1].end))
+    if len(spans) != len(cmds):
+        return None
+    return spans

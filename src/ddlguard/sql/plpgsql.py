@@ -1,0 +1,280 @@
+"""PL/pgSQL bodies of DO blocks and functions: the statements inside them and their guards."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pglast.parser import ParseError, parse_plpgsql_json, parse_sql_json
+
+from ddlguard.sql.statements import Guard, Node, Statement, SyntaxProblem
+
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\x80-\uffff][A-Za-z_0-9\x80-\uffff]*)?\$")
+
+
+def _str(node: Any) -> str | None:
+    if isinstance(node, dict) and "String" in node:
+        value = node["String"].get("sval")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _defelems(items: list[Node] | None) -> dict[str, Node]:
+    out: dict[str, Node] = {}
+    for item in items or []:
+        de = item.get("DefElem")
+        if de:
+            out[de.get("defname", "")] = de
+    return out
+
+
+def _language(opts: dict[str, Node]) -> str:
+    de = opts.get("language")
+    lang = _str(de.get("arg")) if de else None
+    return (lang or "plpgsql").lower()
+
+
+def _unused_tag(body: str) -> str:
+    tag = "$ddlguard$"
+    n = 0
+    while tag in body:
+        n += 1
+        tag = f"$ddlguard{n}$"
+    return tag
+
+
+def body_statements(stmt: Statement) -> tuple[list[Statement], list[SyntaxProblem]]:
+    """The SQL statements inside a DO block or a PL/pgSQL function, each with its guards."""
+    text = stmt.file.text
+    if stmt.kind == "DoStmt":
+        opts = _defelems(stmt.node.get("args"))
+        if _language(opts) != "plpgsql" or "as" not in opts:
+            return [], []
+        body = _str(opts["as"].get("arg"))
+        if body is None:
+            return [], []
+        lit = stmt.loc(opts["as"].get("location"))
+        body_start, exact = _locate_literal(text, lit, body, stmt)
+        tag = _unused_tag(body)
+        source = f"CREATE FUNCTION ddlguard_do() RETURNS void LANGUAGE plpgsql AS {tag}{body}{tag}"
+        context = "do"
+    elif stmt.kind == "CreateFunctionStmt":
+        opts = _defelems(stmt.node.get("options"))
+        if _language(opts) != "plpgsql" or "as" not in opts or stmt.node.get("sql_body"):
+            return [], []
+        arg = opts["as"].get("arg") or {}
+        items = arg.get("List", {}).get("items", []) if isinstance(arg, dict) else []
+        body = _str(items[0]) if items else None
+        if body is None:
+            return [], []
+        idx = stmt.text.find(body) if body.strip() else -1
+        body_start, exact = (stmt.start + idx, True) if idx >= 0 else (stmt.start, False)
+        source = stmt.file.parse_text[stmt.start : stmt.end]
+        context = "function"
+    else:
+        return [], []
+    try:
+        tree = json.loads(parse_plpgsql_json(source))
+    except ParseError as exc:
+        return [], [SyntaxProblem(body_start, f"in PL/pgSQL body: {exc.args[0]}")]
+    walker = _Walker(stmt, body, body_start, exact, context)
+    for fn in tree:
+        action = fn.get("PLpgSQL_function", {}).get("action")
+        if action:
+            walker.walk([action], Guard())
+    return walker.out, walker.errors
+
+
+def _locate_literal(text: str, lit: int | None, body: str, stmt: Statement) -> tuple[int, bool]:
+    """Where a string literal's content starts in the file, and whether it maps character by
+    character (dollar quoting does; a quoted string with doubled quotes does not)."""
+    if lit is None:
+        idx = text.find(body, stmt.start, stmt.end + 1)
+        return (idx, True) if idx >= 0 else (stmt.start, False)
+    m = _DOLLAR_TAG.match(text, lit)
+    if m:
+        return m.end(), True
+    if text.startswith(("E'", "e'"), lit):
+        return lit + 2, False
+    if text.startswith("'", lit):
+        return lit + 1, text[lit + 1 : lit + 1 + len(body)] == body
+    return lit, False
+
+
+_LOOP_BODIES = ("body",)
+
+
+class _Walker:
+    def __init__(
+        self, stmt: Statement, body: str, body_start: int, exact: bool, context: str
+    ) -> None:
+        self.stmt = stmt
+        self.body = body
+        self.body_start = body_start
+        self.exact = exact
+        self.context = context
+        self.out: list[Statement] = []
+        self.errors: list[SyntaxProblem] = []
+        # Character offsets of the body's lines, to place statements by PL/pgSQL's line numbers.
+        self._line_starts = [0] + [i + 1 for i, ch in enumerate(body) if ch == "\n"]
+        self._search_from = 0
+
+    # -- placing text -------------------------------------------------------------------------
+    def _place(self, query: str, lineno: int | None) -> tuple[int, bool]:
+        line_idx = max(0, min((lineno or 1) - 1, len(self._line_starts) - 1))
+        from_ = self._line_starts[line_idx]
+        idx = self.body.find(query, from_)
+        if idx < 0:
+            idx = self.body.find(query)
+        if idx >= 0:
+            return self.body_start + idx, self.exact
+        return self.body_start + from_, False
+
+    # -- walking ------------------------------------------------------------------------------
+    def walk(self, items: list[Node], guard: Guard) -> None:
+        before: list[str] = []
+        for item in items:
+            if not isinstance(item, dict) or len(item) != 1:
+                continue
+            ((kind, node),) = item.items()
+            if kind == "PLpgSQL_stmt_execsql":
+                query = _expr(node.get("sqlstmt"))
+                if query:
+                    self._emit(query, node.get("lineno"), guard, dynamic=False)
+                    before.append(query)
+            elif kind == "PLpgSQL_stmt_dynexecute":
+                self._dynamic(node, guard)
+            elif kind == "PLpgSQL_stmt_perform":
+                query = _expr(node.get("expr"))
+                if query:
+                    before.append(query)
+            elif kind == "PLpgSQL_stmt_if":
+                cond = _expr(node.get("cond")) or ""
+                seen = [cond]
+                self.walk(node.get("then_body") or [], _add(guard, cond, before))
+                for el in node.get("elsif_list") or []:
+                    e = el.get("PLpgSQL_if_elsif", {})
+                    econd = _expr(e.get("cond")) or ""
+                    self.walk(e.get("stmts") or [], _add(guard, " ".join([econd, *seen]), before))
+                    seen.append(econd)
+                if node.get("else_body"):
+                    self.walk(node["else_body"], _add(guard, " ".join(seen), before))
+            elif kind == "PLpgSQL_stmt_case":
+                conds: list[str] = [_expr(node.get("t_expr")) or ""]
+                for cw in node.get("case_when_list") or []:
+                    c = cw.get("PLpgSQL_case_when", {})
+                    cexpr = _expr(c.get("expr")) or ""
+                    conds.append(cexpr)
+                    self.walk(c.get("stmts") or [], _add(guard, " ".join(conds), before))
+                if node.get("else_stmts"):
+                    self.walk(node["else_stmts"], _add(guard, " ".join(conds), before))
+            elif kind == "PLpgSQL_stmt_block":
+                caught = set(guard.caught)
+                handlers = (node.get("exceptions") or {}).get("PLpgSQL_exception_block", {})
+                for exc in handlers.get("exc_list") or []:
+                    e = exc.get("PLpgSQL_exception", {})
+                    for cond in e.get("conditions") or []:
+                        name = cond.get("PLpgSQL_condition", {}).get("condname")
+                        if name:
+                            caught.add(str(name).lower())
+                inner = Guard(guard.conditions, frozenset(caught))
+                self.walk(node.get("body") or [], inner)
+                for exc in handlers.get("exc_list") or []:
+                    self.walk(exc.get("PLpgSQL_exception", {}).get("action") or [], guard)
+            else:
+                cond = _expr(node.get("cond"))
+                inner_guard = _add(guard, cond, before) if cond else guard
+                for key in _LOOP_BODIES:
+                    if isinstance(node.get(key), list):
+                        self.walk(node[key], inner_guard)
+
+    def _emit(self, query: str, lineno: int | None, guard: Guard, *, dynamic: bool) -> None:
+        start, exact = self._place(query, lineno)
+        try:
+            tree = json.loads(parse_sql_json(query))
+        except ParseError as exc:
+            loc = exc.args[1] if len(exc.args) > 1 and exc.args[1] is not None else 0
+            self.errors.append(SyntaxProblem(start + int(loc), str(exc.args[0])))
+            return
+        for raw in tree.get("stmts", []):
+            ((kind, node),) = raw["stmt"].items()
+            bstart = raw.get("stmt_location", 0)
+            blen = raw.get("stmt_len", 0)
+            sub = query.encode("utf-8")
+            s_chars = len(sub[:bstart].decode("utf-8", errors="ignore"))
+            e_chars = len(sub[: bstart + blen].decode("utf-8", errors="ignore")) if blen else len(query)
+            piece = query[s_chars:e_chars]
+            lead = len(piece) - len(piece.lstrip())
+            s = start + s_chars + lead
+            e = start + s_chars + len(piece.rstrip())
+            self.out.append(
+                Statement(
+                    kind,
+                    node,
+                    s,
+                    e if exact else max(s, min(e, self.stmt.end)),
+                    self.stmt.file,
+                    context=self.context,
+                    parent=self.stmt,
+                    guard=guard,
+                    in_transaction=self.stmt.in_transaction,
+                    exact=exact and not dynamic,
+                    dynamic=dynamic,
+                    _src_base=start,
+                    _src_text=query,
+                )
+            )
+
+    def _dynamic(self, node: Node, guard: Guard) -> None:
+        """``EXECUTE 'literal SQL'`` is checked like the SQL it runs; anything computed is kept
+        as an opaque statement that later stages report as not modelled."""
+        expr = _expr(node.get("query")) or ""
+        literal = _string_literal(expr)
+        if literal is not None:
+            self._emit(literal, node.get("lineno"), guard, dynamic=True)
+            return
+        start, _ = self._place(expr, node.get("lineno"))
+        self.out.append(
+            Statement(
+                "PLpgSQL_stmt_dynexecute",
+                {"query": expr},
+                start,
+                min(start + len(expr), self.stmt.end),
+                self.stmt.file,
+                context=self.context,
+                parent=self.stmt,
+                guard=guard,
+                in_transaction=self.stmt.in_transaction,
+                exact=False,
+                dynamic=True,
+            )
+        )
+
+
+def _expr(node: Any) -> str | None:
+    if isinstance(node, dict):
+        q = node.get("PLpgSQL_expr", {}).get("query")
+        return q if isinstance(q, str) else None
+    return None
+
+
+def _add(guard: Guard, cond: str | None, before: list[str]) -> Guard:
+    text = " ".join([cond or "", *before]).strip()
+    if not text:
+        return guard
+    return Guard((*guard.conditions, text), guard.caught)
+
+
+def _string_literal(expr: str) -> str | None:
+    """The value of ``expr`` when it is one string constant (``'...'``, ``$$...$$``)."""
+    try:
+        tree = json.loads(parse_sql_json(f"SELECT {expr}"))
+        target = tree["stmts"][0]["stmt"]["SelectStmt"]["targetList"]
+        if len(target) != 1:
+            return None
+        const = target[0]["ResTarget"]["val"]["A_Const"]
+        value = const["sval"]["sval"]
+        return value if isinstance(value, str) else None
+    except (ParseError, KeyError, IndexError, TypeError):
+        return None

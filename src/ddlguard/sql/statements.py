@@ -1,0 +1,245 @@
+"""Statements: pglast's parse tree of a file, with exact spans and the context each runs in."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pglast.parser import ParseError, parse_sql_json
+
+from ddlguard.sql.source import SqlFile
+
+Node = dict[str, Any]
+
+# Whitespace and comments before a statement's first token (libpg_query's statement ranges
+# include them).
+_LEADING = re.compile(r"(?:\s+|--[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)*")
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """What protects a statement inside a PL/pgSQL body.
+
+    ``conditions`` are the texts of the enclosing ``IF``/``CASE`` conditions (with the SQL run just
+    before them in the same block, for ``IF NOT FOUND`` forms); ``caught`` are the lower-cased
+    condition names or SQLSTATEs of enclosing ``EXCEPTION WHEN`` handlers.
+    """
+
+    conditions: tuple[str, ...] = ()
+    caught: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.conditions or self.caught)
+
+
+NO_GUARD = Guard()
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    start: int  # character offset in the file
+    end: int  # one past the last character
+    name: str
+    kind: str
+
+
+@dataclass(slots=True)
+class Statement:
+    """One SQL statement: its parse node, where it stands in the file, and its context.
+
+    ``context`` is ``"top"`` for a statement of the file itself, ``"do"`` for one inside a ``DO``
+    block (runs with the migration), ``"function"`` for one inside a function body (runs when the
+    function is called). Offsets are character offsets into ``file.text``.
+    """
+
+    kind: str
+    node: Node
+    start: int
+    end: int
+    file: SqlFile
+    context: str = "top"
+    parent: Statement | None = None
+    guard: Guard = NO_GUARD
+    in_transaction: bool = False
+    exact: bool = True
+    dynamic: bool = False
+    # Where the text handed to the parser begins, to map the tree's byte locations.
+    _src_base: int = 0
+    _src_text: str | None = None
+    _tokens: list[Token] | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        return self.file.text[self.start : self.end]
+
+    @property
+    def top(self) -> Statement:
+        s = self
+        while s.parent is not None:
+            s = s.parent
+        return s
+
+    def loc(self, byte_location: int | None) -> int | None:
+        """Character offset in the file of a ``location`` from this statement's parse tree."""
+        if byte_location is None or byte_location < 0:
+            return None
+        if self._src_text is None:
+            return self.file.index.char_offset(byte_location)
+        src = self._src_text
+        if src.isascii():
+            return self._src_base + byte_location
+        within = src.encode("utf-8")[:byte_location].decode("utf-8", errors="ignore")
+        return self._src_base + len(within)
+
+    def tokens(self) -> list[Token]:
+        """The statement's tokens (keywords, identifiers, literals), comments left out."""
+        if self._tokens is None:
+            from pglast.parser import scan
+
+            text = self.text
+            try:
+                raw = scan(text)
+            except ParseError:
+                raw = []
+            base = self.start
+            self._tokens = [
+                Token(base + t.start, base + t.end + 1, t.name, t.kind)
+                for t in raw
+                if t.name not in ("SQL_COMMENT", "C_COMMENT")
+            ]
+        return self._tokens
+
+    def token_text(self, tok: Token) -> str:
+        return self.file.text[tok.start : tok.end]
+
+
+@dataclass(slots=True)
+class SyntaxProblem:
+    offset: int
+    message: str
+
+
+@dataclass(slots=True)
+class Parsed:
+    statements: list[Statement]
+    errors: list[SyntaxProblem]
+
+    def top_level(self) -> Iterator[Statement]:
+        return (s for s in self.statements if s.parent is None)
+
+
+def _first_token(text: str, start: int, end: int) -> int:
+    m = _LEADING.match(text, start, end)
+    return m.end() if m else start
+
+
+def _trim_end(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1] in " \t\r\n":
+        end -= 1
+    return end
+
+
+def parse(file: SqlFile) -> Parsed:
+    """Parse a file with PostgreSQL's parser; on a syntax error, parse statement by statement."""
+    text = file.parse_text
+    try:
+        tree = json.loads(parse_sql_json(text))
+    except ParseError:
+        return _parse_piecewise(file)
+    statements: list[Statement] = []
+    index = file.index
+    for raw in tree.get("stmts", []):
+        ((kind, node),) = raw["stmt"].items()
+        bstart = raw.get("stmt_location", 0)
+        blen = raw.get("stmt_len", 0)
+        start = index.char_offset(bstart)
+        end = index.char_offset(bstart + blen) if blen else len(text)
+        start = _first_token(text, start, end)
+        end = _trim_end(text, start, end)
+        statements.append(Statement(kind, node, start, end, file))
+    _annotate(statements)
+    errors: list[SyntaxProblem] = []
+    return Parsed(_with_bodies(statements, errors), errors)
+
+
+def _parse_piecewise(file: SqlFile) -> Parsed:
+    """Split on top-level semicolons with the scanner and parse each piece on its own.
+
+    So one bad statement is reported where it is and the rest of the file is still checked.
+    """
+    from pglast.parser import scan
+
+    text = file.parse_text
+    try:
+        toks = scan(text)
+    except ParseError as exc:
+        offset = exc.args[1] if len(exc.args) > 1 and exc.args[1] is not None else len(text)
+        return Parsed([], [SyntaxProblem(int(offset), str(exc.args[0]))])
+    pieces: list[tuple[int, int]] = []
+    start = 0
+    for t in toks:
+        if t.name == "ASCII_59":
+            pieces.append((start, t.start))
+            start = t.end + 1
+    if text[start:].strip():
+        pieces.append((start, len(text)))
+    statements: list[Statement] = []
+    errors: list[SyntaxProblem] = []
+    for pstart, pend in pieces:
+        chunk = text[pstart:pend]
+        if not chunk.strip():
+            continue
+        try:
+            tree = json.loads(parse_sql_json(chunk))
+        except ParseError as exc:
+            loc = exc.args[1] if len(exc.args) > 1 else None
+            offset = pstart + int(loc) if loc is not None else _trim_end(text, pstart, pend)
+            errors.append(SyntaxProblem(offset, str(exc.args[0])))
+            continue
+        for raw in tree.get("stmts", []):
+            ((kind, node),) = raw["stmt"].items()
+            s = _first_token(text, pstart, pend)
+            e = _trim_end(text, s, pend)
+            stmt = Statement(kind, node, s, e, file, _src_base=pstart, _src_text=chunk)
+            statements.append(stmt)
+    _annotate(statements)
+    return Parsed(_with_bodies(statements, errors), errors)
+
+
+def _annotate(statements: list[Statement]) -> None:
+    """Mark statements that run inside an explicit BEGIN ... COMMIT."""
+    in_tx = False
+    for s in statements:
+        if s.kind == "TransactionStmt":
+            kind = s.node.get("kind", "")
+            if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+                in_tx = True
+            elif kind in (
+                "TRANS_STMT_COMMIT",
+                "TRANS_STMT_ROLLBACK",
+                "TRANS_STMT_PREPARE",
+                "TRANS_STMT_COMMIT_PREPARED",
+                "TRANS_STMT_ROLLBACK_PREPARED",
+            ):
+                in_tx = False
+            continue
+        s.in_transaction = in_tx
+
+
+def _with_bodies(statements: list[Statement], errors: list[SyntaxProblem]) -> list[Statement]:
+    """Each statement followed by the statements of its DO block or PL/pgSQL function body."""
+    if not any(s.kind in ("DoStmt", "CreateFunctionStmt") for s in statements):
+        return statements
+    from ddlguard.sql.plpgsql import body_statements
+
+    out: list[Statement] = []
+    for s in statements:
+        out.append(s)
+        if s.kind in ("DoStmt", "CreateFunctionStmt"):
+            inner, problems = body_statements(s)
+            out.extend(inner)
+            errors.extend(problems)
+    return out
