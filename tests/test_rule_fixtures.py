@@ -66,7 +66,7 @@ FIXTURE_FILES = sorted(FIXTURES.glob("*.sql"))
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=[p.name for p in FIXTURE_FILES])
 def test_fixture(path: Path) -> None:
     expected, _, data = _parse(path)
-    config = Config.model_validate(data, by_alias=True).with_location(path.parent)
+    config = Config.model_validate(data, by_alias=True).with_location(path.parent).to_settings()
     checker = Checker(config, select=["ALL"], cwd=path.parent)
     report = checker.check_file(path)
     got = Counter((f.line, f.code) for f in report.findings)

@@ -18,7 +18,7 @@ from ddlguard.sql.source import DecodeProblem, ReadError, SqlFile, display_path,
 from ddlguard.sql.statements import Parsed, parse
 
 if TYPE_CHECKING:
-    from ddlguard.config import Config
+    from ddlguard.configfile import Settings
 
 
 class UsageError(Exception):
@@ -82,7 +82,7 @@ class FileReport:
 
 @dataclass(slots=True)
 class Checker:
-    config: Config
+    config: Settings
     select: Sequence[str] = ()
     ignore: Sequence[str] = ()
     cwd: Path = field(default_factory=Path.cwd)
@@ -270,11 +270,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
+            Path(tmp).chmod(mode)
+        Path(tmp).replace(path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        Path(tmp).unlink(missing_ok=True)
         raise

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from ddlguard import __version__
 
 if TYPE_CHECKING:
-    from ddlguard.config import Config
+    from ddlguard.configfile import Settings
     from ddlguard.findings import Result
 
 EXIT_OK = 0
@@ -124,11 +124,11 @@ def _use_color(choice: str, stream: TextIO) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)()) and os.environ.get("TERM") != "dumb"
 
 
-def _load_config(explicit: Path | None, start: Path | None = None) -> Config:
-    from ddlguard.config import ConfigError, load_config
+def _load_config(explicit: Path | None, start: Path | None = None) -> Settings:
+    from ddlguard.configfile import ConfigError, load_settings
 
     try:
-        return load_config(explicit, start)
+        return load_settings(explicit, start)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
 
@@ -175,7 +175,7 @@ def _emit(text: str, output: Path | None) -> None:
     stream.flush()
 
 
-def _report(result: Result, args: argparse.Namespace, config: Config, title: str) -> int:
+def _report(result: Result, args: argparse.Namespace, config: Settings, title: str) -> int:
     from ddlguard.findings import Severity
     from ddlguard.report import render
 

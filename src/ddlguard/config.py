@@ -11,10 +11,8 @@ Only pydantic and the standard library are imported here: the module is on the p
 
 from __future__ import annotations
 
-import os
 import re
-import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self, get_args
 
@@ -29,6 +27,26 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
+
+from ddlguard.configfile import (
+    _PRESETS,
+    CONFIG_FILE_NAMES,
+    SNAKE_CASE,
+    CanonicalSettings,
+    ConfigError,
+    NamingSettings,
+    Settings,
+    _discover,
+    _display,
+    _folder,
+    _parse_toml,
+    _section_of,
+    _tool_table,
+    expand,
+    find_config,
+    naming_regex,
+    natural_sort_key,
+)
 
 __all__ = [
     "CONFIG_FILE_NAMES",
@@ -49,8 +67,6 @@ __all__ = [
     "read_config",
 ]
 
-#: File names searched in every folder, in order of preference.
-CONFIG_FILE_NAMES = ("ddlguard.toml", ".ddlguard.toml", "pyproject.toml")
 
 Idempotency = Literal["always", "outside-transaction", "off"]
 MigrationTool = Literal[
@@ -62,23 +78,11 @@ NamingKey = Literal[
     "table", "column", "index", "unique", "foreign_key", "primary_key", "check", "migration_file"
 ]
 
-#: The regular expression behind the naming preset ``"snake_case"``.
-SNAKE_CASE = r"^[a-z_][a-z0-9_]*$"
-_PRESETS = {"snake_case": SNAKE_CASE}
 _PLACEHOLDERS = ("{table}", "{columns}")
 _UNKNOWN_PLACEHOLDER = re.compile(r"(?<!\\)\{([A-Za-z_]\w*)\}")
-_GLOB_MAGIC = re.compile(r"[*?\[]")
-_DIGITS = re.compile(r"([0-9]+)")
-_TOML_POSITION = re.compile(
-    r"^(?P<msg>.*) \(at (?:line (?P<line>\d+), column (?P<col>\d+)|end of document)\)$"
-)
 _PG_VERSIONS = range(10, 19)
 _DRIZZLE_SUFFIXES = (".ts", ".mts", ".cts")
 _CANONICAL_KEYS = {"drizzle": "drizzle", "sql": "sql", "database-url-env": "database"}
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used; ``str()`` is one line naming the file and the key."""
 
 
 def _kebab(name: str) -> str:
@@ -244,29 +248,6 @@ class Naming(_Section):
         return None if pattern is None else naming_regex(pattern, table=table, columns=columns)
 
 
-def naming_regex(pattern: str, *, table: str = "", columns: Sequence[str] = ()) -> re.Pattern[str]:
-    """Compile a naming value: a preset, or a regex whose ``{table}``/``{columns}`` are filled in.
-
-    The values are inserted literally (escaped); ``columns`` are joined with ``_``. Apply the result
-    with ``re.search``: the user anchors a pattern with ``^`` and ``$`` when they mean the whole name.
-    """
-    if pattern in _PRESETS:
-        return re.compile(_PRESETS[pattern])
-    filled = pattern.replace("{table}", re.escape(table)).replace(
-        "{columns}", re.escape("_".join(columns))
-    )
-    return re.compile(filled)
-
-
-def natural_sort_key(text: str) -> tuple[list[str | int], str]:
-    """Sort key: runs of digits compare as numbers (2 before 10), letters without case."""
-    parts: list[str | int] = [
-        int(part) if index % 2 else part.casefold()
-        for index, part in enumerate(_DIGITS.split(text))
-    ]
-    return parts, text
-
-
 class Config(_Section):
     """The whole configuration. ``path`` and ``root`` say where it was read from.
 
@@ -331,67 +312,37 @@ class Config(_Section):
 
     def migration_files(self) -> tuple[list[Path], list[str]]:
         """The migration files in order, and the patterns that matched no file."""
-        return _expand(self.migrations, self._root)
+        return expand(self.migrations, self._root)
 
     def snapshot_files(self) -> tuple[list[Path], list[str]]:
         """The snapshot files in order, and the patterns that matched no file."""
-        return _expand(self.snapshots, self._root)
+        return expand(self.snapshots, self._root)
 
     def canonical_path(self) -> Path | None:
         """The canonical Drizzle or SQL schema as an absolute path; None for none or a database."""
-        if self.canonical is None or self.canonical.path is None:
-            return None
-        return _absolute(self._root, self.canonical.path)
+        return self.to_settings().canonical_path()
 
-
-# --- file expansion -------------------------------------------------------------------------
-
-
-def _absolute(root: Path, name: str | Path) -> Path:
-    return Path(os.path.normpath(root / Path(name).expanduser()))
-
-
-def _glob(root: Path, pattern: str) -> list[Path]:
-    path = Path(pattern).expanduser()
-    base = root
-    if path.is_absolute():
-        base, path = Path(path.anchor), path.relative_to(path.anchor)
-    found = [match for match in base.glob(path.as_posix()) if match.is_file()]
-    found.sort(key=lambda match: natural_sort_key(match.relative_to(base).as_posix()))
-    return found
-
-
-def _expand(patterns: Iterable[str], root: Path) -> tuple[list[Path], list[str]]:
-    """Files, globs and folders (their ``*.sql``) in order, each file once; and the misses."""
-    files: dict[Path, None] = {}
-    unmatched: list[str] = []
-    for pattern in patterns:
-        if _GLOB_MAGIC.search(pattern):
-            matches = _glob(root, pattern)
-        else:
-            target = _absolute(root, pattern)
-            if target.is_dir():
-                matches = _glob(target, "*.sql")
-            else:
-                matches = [target] if target.is_file() else []
-        if not matches:
-            unmatched.append(pattern)
-        for match in matches:
-            files.setdefault(_absolute(root, match), None)
-    return list(files), unmatched
-
-
-# --- discovery and loading ------------------------------------------------------------------
-
-
-def find_config(start: Path) -> Path | None:
-    """The config file for ``start``: the nearest folder, upward, that has one.
-
-    In one folder ``ddlguard.toml`` wins over ``.ddlguard.toml``, which wins over a
-    ``pyproject.toml``; a ``pyproject.toml`` without ``[tool.ddlguard]`` does not count.
-    """
-    found = _discover(start)
-    return None if found is None else found[0]
+    def to_settings(self) -> Settings:
+        """The validated configuration as the plain, pydantic-free object the checker uses."""
+        canonical = None
+        if self.canonical is not None:
+            canonical = CanonicalSettings(self.canonical.kind, self.canonical.path, self.canonical.env)
+        return Settings(
+            migrations=tuple(self.migrations),
+            canonical=canonical,
+            snapshots=tuple(self.snapshots),
+            idempotency=self.idempotency,
+            default_schema=self.default_schema,
+            pg_version=self.pg_version,
+            migration_tool=self.migration_tool,
+            select=tuple(self.select),
+            ignore=tuple(self.ignore),
+            fail_on=self.fail_on,
+            database_url_env=self.database_url_env,
+            naming=NamingSettings(**self.naming.model_dump()),
+            path=self._path,
+            root=self._root,
+        )
 
 
 def load_config(explicit: Path | None = None, start: Path | None = None) -> Config:
@@ -424,86 +375,6 @@ def read_config(path: Path) -> Config:
     return _build(data, path.resolve(), section)
 
 
-def _folder(start: Path) -> Path:
-    start = start.resolve()
-    return start.parent if start.is_file() else start
-
-
-def _discover(start: Path) -> tuple[Path, Any] | None:
-    """The nearest config file upward from ``start`` and its ddlguard table (not yet validated)."""
-    folder = _folder(start)
-    for directory in (folder, *folder.parents):
-        for name in CONFIG_FILE_NAMES:
-            candidate = directory / name
-            if not candidate.is_file():
-                continue
-            if name != "pyproject.toml":
-                return candidate, _parse_toml(candidate)
-            table = _pyproject_table(candidate)
-            if table is not None:
-                return candidate, table
-    return None
-
-
-def _pyproject_table(path: Path) -> Any:
-    """The ``[tool.ddlguard]`` value of a pyproject.toml, or None when it has none."""
-    try:
-        text = path.read_bytes()
-    except OSError:
-        return None
-    if b"ddlguard" not in text:  # cheap and exact: the table's name must be written somewhere
-        return None
-    try:
-        data = _parse_toml(path, text)
-    except ConfigError:
-        if re.search(rb"^\s*\[\s*tool\s*\.\s*[\"']?ddlguard\b", text, re.MULTILINE):
-            raise
-        return None  # a broken pyproject that is not ours: keep searching upward
-    return _tool_table(data)
-
-
-def _tool_table(data: dict[str, Any]) -> Any:
-    tool = data.get("tool")
-    if not isinstance(tool, dict) or "ddlguard" not in tool:
-        return None
-    return tool["ddlguard"]
-
-
-def _section_of(path: Path) -> str:
-    return "tool.ddlguard" if path.name == "pyproject.toml" else ""
-
-
-def _parse_toml(path: Path, raw: bytes | None = None) -> dict[str, Any]:
-    name = _display(path)
-    if raw is None:
-        try:
-            raw = path.read_bytes()
-        except OSError as error:
-            raise ConfigError(f"{name}: cannot read: {error.strerror or error}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ConfigError(
-            f"{name}: invalid TOML: not UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})"
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(_toml_error(name, text, str(error))) from None
-
-
-def _toml_error(name: str, text: str, message: str) -> str:
-    match = _TOML_POSITION.match(message)
-    if match is None:
-        return f"{name}: invalid TOML: {message}"
-    if match["line"] is None:  # at end of document
-        lines = text.split("\n")
-        line, col = len(lines), len(lines[-1]) + 1
-    else:
-        line, col = int(match["line"]), int(match["col"])
-    return f"{name}:{line}:{col}: invalid TOML: {match['msg']}"
-
-
 def _build(data: Any, path: Path, section: str) -> Config:
     name = _display(path)
     if not isinstance(data, dict):
@@ -514,16 +385,6 @@ def _build(data: Any, path: Path, section: str) -> Config:
         messages = dict.fromkeys(_describe(detail, section) for detail in error.errors())
         raise ConfigError(f"{name}: {'; '.join(messages)}") from None
     return config.with_location(path.parent, path)
-
-
-def _display(path: Path) -> str:
-    """A path as the user should see it: relative to the working directory when inside it."""
-    if not path.is_absolute():
-        return str(path)
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 # --- error messages -------------------------------------------------------------------------

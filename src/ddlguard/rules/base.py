@@ -11,7 +11,7 @@ from ddlguard.sql.source import SqlFile
 from ddlguard.sql.statements import Parsed, Statement
 
 if TYPE_CHECKING:
-    from ddlguard.config import Config
+    from ddlguard.configfile import Settings
 
 
 @dataclass(slots=True)
@@ -20,7 +20,7 @@ class FileContext:
 
     file: SqlFile
     parsed: Parsed
-    config: Config
+    config: Settings
     enabled: set[str]
     is_migration: bool = True
     findings: list[Finding] = field(default_factory=list)

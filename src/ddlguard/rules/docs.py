@@ -139,7 +139,7 @@ def listing(fmt: str = "text") -> str:
             out.append(_markdown(r, level=3))
         return "\n".join(out)
     width = max(len(r.name) for r in rules)
-    lines = []
+    lines: list[str] = []
     current = None
     for r in rules:
         if r.category != current:

@@ -445,12 +445,13 @@ def _create_if_not_exists(
             if n.get("relation", {}).get("relpersistence") == "t":
                 return
         elif stmt.kind == "CreateTableAsStmt":
-            into = (n.get("into") or {}).get("IntoClause", n.get("into") or {})
+            into_node: Node = n.get("into") or {}
+            into: Node = into_node.get("IntoClause", into_node)
             schema, name = nodes.rangevar(into.get("rel"))
             is_matview = n.get("objtype") == "OBJECT_MATVIEW"
             if (code == "I106") != is_matview:
                 return
-            if into.get("rel", {}).get("relpersistence") == "t":
+            if (into.get("rel") or {}).get("relpersistence") == "t":
                 return
         elif stmt.kind == "CreateSeqStmt":
             schema, name = nodes.rangevar(n.get("sequence"))
@@ -937,6 +938,7 @@ def _rename(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> N
     label = _RENAME_KIND.get(rtype, rtype.removeprefix("OBJECT_"))
     newname = str(n.get("newname", ""))
     schema, rel = nodes.rangevar(n.get("relation"))
+    obj: str | None
     if rtype in ("OBJECT_COLUMN", "OBJECT_TABCONSTRAINT", "OBJECT_TRIGGER", "OBJECT_POLICY",
                  "OBJECT_ATTRIBUTE", "OBJECT_DOMCONSTRAINT"):
         old = str(n.get("subname", ""))

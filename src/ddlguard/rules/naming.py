@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ddlguard.configfile import naming_regex
 from ddlguard.findings import Category, Rule, Severity
 from ddlguard.rules.base import FileContext
 from ddlguard.rules.registry import register
 from ddlguard.sql import nodes
 from ddlguard.sql.statements import Node, Statement
 
-SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 _PLAIN_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")
 MAX_IDENTIFIER_BYTES = 63
 
@@ -198,17 +198,7 @@ class Created:
 def _pattern(value: str | None, table: str | None, columns: tuple[str, ...]) -> re.Pattern[str] | None:
     if not value:
         return None
-    if value == "snake_case":
-        return SNAKE_CASE
-    expanded = value.replace("{table}", re.escape(table or "")).replace(
-        "{columns}", re.escape("_".join(columns))
-    )
-    return _compile(expanded)
-
-
-@lru_cache(maxsize=512)
-def _compile(regex: str) -> re.Pattern[str]:
-    return re.compile(regex)
+    return naming_regex(value, table=table or "", columns=columns)
 
 
 def _name_offset(stmt: Statement, name: str, start: int | None = None) -> int:
@@ -474,8 +464,7 @@ def _check_file_name(ctx: FileContext) -> None:
     if not value or not ctx.is_migration or not ctx.on("N301"):
         return
     name = ctx.file.path.name
-    pattern = SNAKE_CASE if value == "snake_case" else _compile(value)
-    if pattern.search(name):
+    if naming_regex(value).search(name):
         return
     ctx.report(
         "N301",

@@ -183,8 +183,8 @@ class _Walker:
                 for exc in handlers.get("exc_list") or []:
                     self.walk(exc.get("PLpgSQL_exception", {}).get("action") or [], guard)
             else:
-                cond = _expr(node.get("cond"))
-                inner_guard = _add(guard, cond, before) if cond else guard
+                loop_cond = _expr(node.get("cond"))
+                inner_guard = _add(guard, loop_cond, before) if loop_cond else guard
                 for key in _LOOP_BODIES:
                     if isinstance(node.get(key), list):
                         self.walk(node[key], inner_guard)
