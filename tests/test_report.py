@@ -275,7 +275,7 @@ migrations/0007_users.sql:2:2: I102 [*] ADD COLUMN email fails when the migratio
 migrations/0007_users.sql:3:1: S201 DROP TABLE legacy destroys its data
   |
 3 | DROP TABLE legacy;
-  | ^
+  | ^^^^^^^^^^^^^^^^^^
   |
 
 Found 4 problems (2 errors, 1 warning, 1 info) in 2 files.
@@ -313,7 +313,7 @@ def test_text_color() -> None:
     # The caret takes the colour of the finding's severity.
     assert f"  | {bold}{red}^^^^^^^^^^^^{reset}\n" in out
     assert f"  |   {bold}{yellow}^^^^^^^^^{reset}\n" in out
-    assert f"  | {bold}{blue}^{reset}\n" in out
+    assert f"  | {bold}{blue}{'^' * 18}{reset}\n" in out
     # Stripped of escapes, the coloured report is the plain one.
     assert re.sub(r"\x1b\[[0-9;]*m", "", out) == render_text(sample())
 
@@ -359,10 +359,10 @@ def test_text_wide_characters_and_unicode_message() -> None:
     assert lines[3] == "  | " + " " * 19 + "^^^^"
 
 
-def test_text_multiline_span_gets_one_caret() -> None:
+def test_text_multiline_span_underlines_the_rest_of_its_first_line() -> None:
     finding = with_(i101(), end_line=6, end_column=3)
     lines = render_text(single(finding, MIG6_SOURCE)).splitlines()
-    assert lines[3] == "  | ^"
+    assert lines[3] == "  | " + "^" * len("CREATE TABLE connectwise_credentials (")
 
 
 def test_text_span_past_end_of_line() -> None:

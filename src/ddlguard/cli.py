@@ -175,7 +175,14 @@ def _emit(text: str, output: Path | None) -> None:
     stream.flush()
 
 
-def _report(result: Result, args: argparse.Namespace, config: Settings, title: str) -> int:
+def _report(
+    result: Result,
+    args: argparse.Namespace,
+    config: Settings,
+    title: str,
+    *,
+    breakdown: bool = False,
+) -> int:
     from ddlguard.findings import Severity
     from ddlguard.report import render
 
@@ -185,6 +192,10 @@ def _report(result: Result, args: argparse.Namespace, config: Settings, title: s
         text = render(result, "concise", color=color)
     else:
         text = render(result, fmt, color=color, title=title)
+        if breakdown and fmt == "text":
+            from ddlguard.report.text import render_breakdown
+
+            text += render_breakdown(result)
     _emit(text, args.output)
     fail_on = Severity(args.fail_on or config.fail_on)
     return EXIT_FINDINGS if result.failing(fail_on) else EXIT_OK
@@ -256,7 +267,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             progress.close()
     except UsageError as exc:
         raise CliError(str(exc)) from None
-    return _report(result, args, config, f"ddlguard audit of {root.resolve().name}")
+    return _report(
+        result, args, config, f"ddlguard audit of {root.resolve().name}", breakdown=True
+    )
 
 
 def _cmd_rules(args: argparse.Namespace) -> int:

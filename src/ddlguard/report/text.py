@@ -75,6 +75,8 @@ def _snippet(finding: Finding, source: str | None, color: bool) -> list[str]:
     start = max(finding.column, 1) - 1  # 0-based character index
     if finding.end_line == finding.line and finding.end_column > finding.column:
         end = finding.end_column - 1
+    elif finding.end_line > finding.line and len(raw.rstrip()) > start:
+        end = len(raw.rstrip())  # a multi-line span: underline the rest of its first line
     else:
         end = start + 1
     # A span may run past the end of the line (an insertion point at the end, say): pad it.
@@ -158,3 +160,28 @@ def _expand(text: str) -> str:
             out.append(ch)
             cells += _char_width(ch)
     return "".join(out)
+
+
+def render_breakdown(result: Result) -> str:
+    """For a person reading an audit: how the findings split by category and by file."""
+    if not result.findings:
+        return ""
+    by_category: dict[str, int] = {}
+    by_file: dict[str, dict[str, int]] = {}
+    for f in result.findings:
+        by_category[f.category.value] = by_category.get(f.category.value, 0) + 1
+        per = by_file.setdefault(f.path, {})
+        per[f.category.value] = per.get(f.category.value, 0) + 1
+    lines = ["", "By category:"]
+    width = max(len(c) for c in by_category)
+    for cat, n in sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"  {cat:<{width}}  {n}")
+    lines.append("")
+    lines.append("By file:")
+    fwidth = max(len(p) for p in by_file)
+    for path in sorted(by_file):
+        parts = ", ".join(f"{n} {cat}" for cat, n in sorted(by_file[path].items()))
+        lines.append(f"  {path:<{fwidth}}  {parts}")
+    lines.append("")
+    lines.append("`ddlguard rules CODE` explains a rule; `ddlguard check --fix FILE` applies the [*] fixes.")
+    return "\n".join(lines) + "\n"
