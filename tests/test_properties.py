@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ddlguard.checker import Checker
@@ -92,14 +92,14 @@ _FIXABLE = [
 _FILLER = ["-- a comment", "", "/* block */", "SELECT 'héllo ✓';", "   "]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None)
 @given(
     picks=st.lists(st.sampled_from(range(len(_FIXABLE))), min_size=1, max_size=8),
     filler=st.lists(st.sampled_from(_FILLER), max_size=8),
     crlf=st.booleans(),
     bom=st.booleans(),
 )
-def test_fix_round_trip(tmp_path_factory: object, picks: list[int], filler: list[str], crlf: bool, bom: bool) -> None:
+def test_fix_round_trip(picks: list[int], filler: list[str], crlf: bool, bom: bool) -> None:
     import tempfile
 
     lines: list[str] = []
