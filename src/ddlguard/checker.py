@@ -115,7 +115,7 @@ class Checker:
         for problem in parsed.errors:
             ctx.report("E001", None, problem.offset, problem.offset, _syntax_message(problem.message))
         top = sum(1 for _ in parsed.top_level())
-        if top == 0 and not parsed.errors:
+        if top == 0 and not parsed.errors and not file.meta_commands:
             what = "only comments" if file.text.strip() else "nothing"
             ctx.report("E003", None, 0, 0, f"{file.path.name} contains {what}: no SQL statements")
         from ddlguard.rules import idempotency, naming

@@ -20,7 +20,9 @@ class Suppression:
     column: int
     file_wide: bool
     codes: tuple[str, ...]
-    own_line: bool  # the comment stands alone on its line (applies to the next line)
+    own_line: bool  # the comment stands alone on its line (applies to the next statement)
+    # For an own-line comment: the first line below it that is not blank or a comment.
+    target: int = 0
     used: set[str] = field(default_factory=set)
 
     def covers(self, code: str, category: str) -> bool:
@@ -35,7 +37,7 @@ class Suppression:
     def applies_to(self, anchor_lines: tuple[int, ...]) -> bool:
         if self.file_wide:
             return True
-        target = self.line + 1 if self.own_line else self.line
+        target = (self.target or self.line + 1) if self.own_line else self.line
         return target in anchor_lines
 
 
@@ -63,9 +65,24 @@ def find_suppressions(file: SqlFile) -> list[Suppression]:
                 file_wide=m.group("kind") == "ignore-file",
                 codes=codes,
                 own_line=own_line,
+                target=_next_code_line(file, line) if own_line else line,
             )
         )
     return out
+
+
+def _next_code_line(file: SqlFile, line: int) -> int:
+    """The first line after ``line`` that holds something other than blanks and ``--`` comments."""
+    index = file.index
+    n = line + 1
+    while n <= index.line_count:
+        start = index.line_start(n)
+        end = index.line_start(n + 1) if n < index.line_count else len(file.text)
+        content = file.text[start:end].strip()
+        if content and not content.startswith("--"):
+            return n
+        n += 1
+    return line + 1
 
 
 def _comment_starts(file: SqlFile) -> set[int]:
