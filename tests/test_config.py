@@ -662,6 +662,9 @@ def test_naming_regex_presets() -> None:
     snake = Naming().regex("table")
     assert snake is not None
     assert snake.search("user_accounts2")
+    assert not snake.search("user__accounts")
+    assert not snake.search("_user_accounts")
+    assert not snake.search("user_accounts_")
     assert not snake.search("UserAccounts")
     assert not snake.search("2fa")
 

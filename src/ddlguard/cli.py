@@ -189,7 +189,9 @@ def _report(
     fmt = args.format or "text"
     color = fmt == "text" and args.output is None and _use_color(args.color, sys.stdout)
     if fmt == "text" and args.quiet:
-        text = render(result, "concise", color=color)
+        from ddlguard.report.text import render_concise
+
+        text = render_concise(result, color=color, summary=False)
     else:
         text = render(result, fmt, color=color, title=title)
         if breakdown and fmt == "text":

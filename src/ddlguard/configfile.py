@@ -24,7 +24,8 @@ CONFIG_FILE_NAMES = ("ddlguard.toml", ".ddlguard.toml", "pyproject.toml")
 CACHE_DIR = ".ddlguard_cache"
 
 #: The regular expression behind the naming preset ``"snake_case"``.
-SNAKE_CASE = r"^[a-z_][a-z0-9_]*$"
+# Lower-case words of letters and digits joined by single underscores, starting with a letter.
+SNAKE_CASE = r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$"
 _PRESETS = {"snake_case": SNAKE_CASE}
 
 _GLOB_MAGIC = re.compile(r"[*?\[]")

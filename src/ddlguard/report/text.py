@@ -47,9 +47,13 @@ def render_text(result: Result, color: bool = False, show_source: bool = True) -
     return "\n".join(out) + "\n"
 
 
-def render_concise(result: Result, color: bool = False) -> str:
-    """One line per finding, then the summary (for ``--quiet``)."""
-    return render_text(result, color=color, show_source=False)
+def render_concise(result: Result, color: bool = False, summary: bool = True) -> str:
+    """One line per finding, then (unless ``summary`` is False, as for ``--quiet``) the summary."""
+    if summary:
+        return render_text(result, color=color, show_source=False)
+    return "".join(
+        _header(f, color) + "\n" for f in sorted(result.findings, key=Finding.sort_key)
+    )
 
 
 def _paint(text: str, code: str, color: bool) -> str:

@@ -154,8 +154,10 @@ RULES = [
         "create-function-without-or-replace",
         "CREATE FUNCTION or PROCEDURE without OR REPLACE",
         _RERUN + " CREATE FUNCTION fails with `function already exists with same argument types`.",
-        "CREATE FUNCTION touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$ ... $$;",
-        "CREATE OR REPLACE FUNCTION touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$ ... $$;",
+        "CREATE FUNCTION touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "BEGIN NEW.updated_at := now(); RETURN NEW; END $$;",
+        "CREATE OR REPLACE FUNCTION touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "BEGIN NEW.updated_at := now(); RETURN NEW; END $$;",
         "Use CREATE OR REPLACE (`--fix` does it). If the signature changes, DROP FUNCTION IF "
         "EXISTS the old signature first.",
         fixable=True,

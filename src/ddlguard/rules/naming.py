@@ -14,7 +14,9 @@ from ddlguard.rules.registry import register
 from ddlguard.sql import nodes
 from ddlguard.sql.statements import Node, Statement
 
-_PLAIN_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")
+# What PostgreSQL reads unquoted: lower-case ASCII letters, digits, _ and $, and any non-ASCII
+# character (which the scanner accepts as an identifier character and does not fold in UTF-8).
+_PLAIN_IDENT = re.compile(r"^[a-z_\u0080-\U0010ffff][a-z0-9_$\u0080-\U0010ffff]*$")
 MAX_IDENTIFIER_BYTES = 63
 
 
@@ -59,8 +61,8 @@ RULES = [
         "Consistent table names let people and tools guess names right; a table created as "
         "`PhoneNumbers` next to `customer_tenants` must be quoted everywhere. Checked against "
         "`naming.table` (default `snake_case`).",
-        "CREATE TABLE IF NOT EXISTS phoneNumberInventory2 (id uuid);",
-        "CREATE TABLE IF NOT EXISTS phone_number_inventory (id uuid);",
+        "CREATE TABLE IF NOT EXISTS phone_numbers__v2_ (id uuid);",
+        "CREATE TABLE IF NOT EXISTS phone_numbers_v2 (id uuid);",
         "Rename the table to match the convention.",
     ),
     _rule(
@@ -69,8 +71,9 @@ RULES = [
         "Column name that does not match the naming convention",
         "Column names are what application code and the canonical schema refer to; a column that "
         "breaks the convention is a column someone will misspell. Checked against "
-        "`naming.column` (default `snake_case`).",
-        "ALTER TABLE connectwise_credentials ADD COLUMN IF NOT EXISTS baseURL text;",
+        "`naming.column` (default `snake_case`: lower-case words joined by single underscores). "
+        "Mixed-case names only survive quoted, which N202 reports instead.",
+        "ALTER TABLE connectwise_credentials ADD COLUMN IF NOT EXISTS _base_url text;",
         "ALTER TABLE connectwise_credentials ADD COLUMN IF NOT EXISTS base_url text;",
         "Rename the column to match the convention.",
     ),
@@ -91,8 +94,9 @@ RULES = [
         "Constraint names appear in error messages the application shows and logs; a template "
         "(PostgreSQL's own default is `{table}_{columns}_key`) makes them predictable, and "
         "predictable names are what idempotent guards check." + _TEMPLATE_NOTE,
-        "ALTER TABLE ... ADD CONSTRAINT uq1 UNIQUE (tenant_id, line_uri);",
-        "ALTER TABLE ... ADD CONSTRAINT phone_number_inventory_tenant_id_line_uri_key UNIQUE (tenant_id, line_uri);",
+        "ALTER TABLE phone_number_inventory ADD CONSTRAINT uq1 UNIQUE (tenant_id, line_uri);",
+        "ALTER TABLE phone_number_inventory\n"
+        "    ADD CONSTRAINT phone_number_inventory_tenant_id_line_uri_key UNIQUE (tenant_id, line_uri);",
         "Rename the constraint to follow `naming.unique`.",
     ),
     _rule(
@@ -101,8 +105,11 @@ RULES = [
         "Foreign key name that does not follow the configured template",
         "A predictable foreign key name (PostgreSQL's default is `{table}_{columns}_fkey`) is "
         "what guards and later migrations refer to." + _TEMPLATE_NOTE,
-        "ALTER TABLE ... ADD CONSTRAINT fk_1 FOREIGN KEY (tenant_id) REFERENCES customer_tenants (id);",
-        "ALTER TABLE ... ADD CONSTRAINT connectwise_credentials_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES customer_tenants (id);",
+        "ALTER TABLE connectwise_credentials\n"
+        "    ADD CONSTRAINT fk_1 FOREIGN KEY (tenant_id) REFERENCES customer_tenants (id);",
+        "ALTER TABLE connectwise_credentials\n"
+        "    ADD CONSTRAINT connectwise_credentials_tenant_id_fkey\n"
+        "    FOREIGN KEY (tenant_id) REFERENCES customer_tenants (id);",
         "Rename the constraint to follow `naming.foreign-key`.",
     ),
     _rule(
@@ -122,8 +129,9 @@ RULES = [
         "A predictable check constraint name (PostgreSQL's default is `{table}_{columns}_check`) "
         "is what guards and later migrations refer to; {columns} are the columns the "
         "expression uses." + _TEMPLATE_NOTE,
-        "ALTER TABLE ... ADD CONSTRAINT chk CHECK (status IN ('available', 'used'));",
-        "ALTER TABLE ... ADD CONSTRAINT phone_number_inventory_status_check CHECK (status IN ('available', 'used'));",
+        "ALTER TABLE phone_number_inventory ADD CONSTRAINT chk CHECK (status IN ('available', 'used'));",
+        "ALTER TABLE phone_number_inventory\n"
+        "    ADD CONSTRAINT phone_number_inventory_status_check CHECK (status IN ('available', 'used'));",
         "Rename the constraint to follow `naming.check`.",
     ),
     _rule(
@@ -133,8 +141,10 @@ RULES = [
         "PostgreSQL silently truncates identifiers to 63 bytes (NAMEDATALEN - 1): the object is "
         "created under a shorter name than the migration says, so later statements and guards "
         "that use the full name miss it, and two long names can collide.",
-        "CREATE INDEX IF NOT EXISTS idx_phone_number_inventory_tenant_id_line_uri_status_country_code ON ...;",
-        "CREATE INDEX IF NOT EXISTS idx_pni_tenant_line_status_country ON ...;",
+        "CREATE INDEX IF NOT EXISTS idx_phone_number_inventory_tenant_id_line_uri_status_country_code\n"
+        "    ON phone_number_inventory (tenant_id, line_uri, status, country_code);",
+        "CREATE INDEX IF NOT EXISTS idx_pni_tenant_line_status_country\n"
+        "    ON phone_number_inventory (tenant_id, line_uri, status, country_code);",
         "Shorten the name to 63 bytes or fewer.",
         severity=Severity.ERROR,
     ),
@@ -201,17 +211,39 @@ def _pattern(value: str | None, table: str | None, columns: tuple[str, ...]) -> 
     return naming_regex(value, table=table or "", columns=columns)
 
 
+def _ident(raw: str) -> str:
+    """An identifier token as PostgreSQL reads it, before truncation."""
+    if raw.startswith('"'):
+        return raw[1:-1].replace('""', '"')
+    return "".join(ch.lower() if ch.isascii() else ch for ch in raw)
+
+
 def _name_offset(stmt: Statement, name: str, start: int | None = None) -> int:
-    """Where ``name`` is written in the statement (quoted or not), else the statement start."""
-    low = name.lower()
+    """Where ``name`` is written in the statement (quoted or not), else the statement start.
+
+    A name of exactly 63 bytes may be the truncation of a longer one: that one matches too.
+    """
+    truncated = len(name.encode("utf-8")) == MAX_IDENTIFIER_BYTES
     for tok in stmt.tokens():
         if start is not None and tok.start < start:
             continue
-        raw = stmt.token_text(tok)
-        text = raw[1:-1].replace('""', '"') if raw.startswith('"') else raw.lower()
-        if text == name or (not raw.startswith('"') and text == low):
+        text = _ident(stmt.token_text(tok))
+        if text == name or (truncated and text.startswith(name)):
             return tok.start
     return start if start is not None else stmt.start
+
+
+def _written_name(stmt: Statement, c: Created) -> str:
+    """The name as the statement writes it: PostgreSQL's parser truncates identifiers to 63
+    bytes, so the parse tree alone never shows a name that is too long."""
+    if len(c.name.encode("utf-8")) != MAX_IDENTIFIER_BYTES:
+        return c.name
+    for tok in stmt.tokens():
+        if tok.start == c.offset:
+            text = _ident(stmt.token_text(tok))
+            if text.startswith(c.name):
+                return text
+    return c.name
 
 
 def _expr_columns(node: object) -> list[str]:
@@ -359,17 +391,18 @@ def check(ctx: FileContext) -> None:
         for c in created_names(stmt):
             if not c.name:
                 continue
-            end = c.offset + len(c.name)
+            written = _written_name(stmt, c)
+            end = c.offset + len(written)
             obj = _object(schema, c)
-            size = len(c.name.encode("utf-8"))
+            size = len(written.encode("utf-8"))
             if size > MAX_IDENTIFIER_BYTES:
                 ctx.report(
                     "N201",
                     stmt,
                     c.offset,
                     end,
-                    f"{c.kind} name {c.name} is {size} bytes; PostgreSQL silently truncates it to "
-                    f"{MAX_IDENTIFIER_BYTES} ({c.name.encode('utf-8')[:MAX_IDENTIFIER_BYTES].decode('utf-8', 'ignore')})",
+                    f"{c.kind} name {written} is {size} bytes; PostgreSQL silently truncates it "
+                    f"to {MAX_IDENTIFIER_BYTES} bytes: {c.name}",
                     obj=obj,
                 )
             quoted_problem = False
