@@ -359,12 +359,48 @@ register(*RULES)
 
 # --- guards --------------------------------------------------------------------------------
 
-# Exception conditions that make a failing DDL statement harmless when caught.
-_DDL_CAUGHT = re.compile(
-    r"^(others|duplicate_\w+|undefined_\w+|invalid_table_definition|invalid_object_definition|"
-    r"object_not_in_prerequisite_state|42\w{3}|sqlstate 42\w{3})$"
-)
-_DML_CAUGHT = re.compile(r"^(others|unique_violation|23505|integrity_constraint_violation|23\w{3})$")
+# SQLSTATEs of the condition names a handler may catch (PostgreSQL's errcodes, the ones a
+# re-run raises), and the condition classes that cover them.
+_STATES = {
+    "duplicate_table": "42P07",
+    "duplicate_column": "42701",
+    "duplicate_object": "42710",
+    "duplicate_schema": "42P06",
+    "duplicate_function": "42723",
+    "undefined_table": "42P01",
+    "undefined_column": "42703",
+    "undefined_object": "42704",
+    "undefined_function": "42883",
+    "invalid_schema_name": "3F000",
+    "invalid_table_definition": "42P16",
+    "invalid_parameter_value": "22023",
+    "unique_violation": "23505",
+    "wrong_object_type": "42809",
+}
+_CLASSES = {
+    "syntax_error_or_access_rule_violation": "42",
+    "integrity_constraint_violation": "23",
+    "data_exception": "22",
+    "invalid_schema_name": "3F",
+}
+
+# What each rule's statement raises when it runs again.
+DUPLICATE_TABLE = frozenset({"42P07"})
+DUPLICATE_OBJECT = frozenset({"42710"})
+UNDEFINED = frozenset({"42P01", "42703", "42704", "42883", "3F000"})
+RENAME = UNDEFINED | frozenset({"42P07", "42701", "42710"})
+NOTHING = frozenset[str]()  # the statement does not fail: no handler makes it safe
+
+
+def _catches(condition: str, errors: frozenset[str]) -> bool:
+    cond = condition.lower()
+    if cond == "others":
+        return True
+    state = _STATES.get(cond, cond.upper())
+    if state in errors:
+        return True
+    prefix = _CLASSES.get(cond)
+    return prefix is not None and any(e.startswith(prefix) for e in errors)
 
 
 def _mentions(text: str, name: str) -> bool:
@@ -374,16 +410,36 @@ def _mentions(text: str, name: str) -> bool:
     return re.search(pattern, text.lower()) is not None
 
 
-def guarded(stmt: Statement, names: Iterable[str], *, dml: bool = False) -> bool:
-    """Whether a statement in a PL/pgSQL body is protected: an enclosing IF that checks the catalog
-    for one of ``names``, or an enclosing exception handler that catches the failure."""
+def guarded(
+    stmt: Statement,
+    names: Iterable[str],
+    errors: frozenset[str],
+    *,
+    also: Iterable[str] = (),
+    catalog: tuple[str, ...] = (),
+) -> bool:
+    """Whether a statement in a PL/pgSQL body is protected.
+
+    Either an enclosing exception handler catches ``errors`` (the SQLSTATEs the statement raises
+    when it runs again), or an enclosing IF (with the SQL run before it in its block) checks the
+    catalog for one of ``names``, for every name in ``also`` (the table of a column), and, when
+    ``catalog`` is given, reads one of those catalog relations.
+    """
     if stmt.context == "top":
         return False
-    caught = _DML_CAUGHT if dml else _DDL_CAUGHT
-    if any(caught.match(c) for c in stmt.guard.caught):
+    if errors and any(_catches(c, errors) for c in stmt.guard.caught):
         return True
     names = [n for n in names if n]
-    return any(_mentions(cond, n) for cond in stmt.guard.conditions for n in names)
+    required = [n for n in also if n]
+    for cond in stmt.guard.conditions:
+        if not any(_mentions(cond, n) for n in names):
+            continue
+        if not all(_mentions(cond, n) for n in required):
+            continue
+        if catalog and not any(c in cond.lower() for c in catalog):
+            continue
+        return True
+    return False
 
 
 # --- the check -----------------------------------------------------------------------------
@@ -399,6 +455,8 @@ class _State:
     # Tables dropped and created again earlier in the file: brand-new on every run, so what is
     # done to them afterwards (indexes, columns, constraints, triggers) cannot fail on a re-run.
     fresh: set[str] = field(default_factory=set)
+    # Temporary tables created in the file: session data, nothing persists between runs.
+    temp: set[str] = field(default_factory=set)
 
     def is_fresh(self, table: str) -> bool:
         return table.lower() in self.fresh
@@ -437,14 +495,26 @@ def _after(stmt: Statement, words: tuple[str, ...]) -> int | None:
     return tok.end if tok else None
 
 
+_CREATE_KIND = {
+    "I101": ("table", DUPLICATE_TABLE),
+    "I103": ("sequence", DUPLICATE_TABLE),
+    "I104": ("schema", frozenset({"42P06"})),
+    "I105": ("extension", DUPLICATE_OBJECT),
+    "I106": ("materialized view", DUPLICATE_TABLE),
+}
+
+
 def _create_if_not_exists(
     code: str, what: str, keyword: tuple[str, ...]
 ) -> Handler:
+    kind, errors = _CREATE_KIND[code]
+
     def handle(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
         n = stmt.node
         if stmt.kind == "CreateStmt":
             schema, name = nodes.rangevar(n.get("relation"))
             if n.get("relation", {}).get("relpersistence") == "t":
+                state.temp.add(name.lower())
                 return
         elif stmt.kind == "CreateTableAsStmt":
             into_node: Node = n.get("into") or {}
@@ -460,17 +530,18 @@ def _create_if_not_exists(
             if n.get("sequence", {}).get("relpersistence") == "t":
                 return
         elif stmt.kind == "CreateSchemaStmt":
-            schema, name = None, str(n.get("schemaname", ""))
+            auth: Node = n.get("authrole") or {}
+            role: Node = auth.get("RoleSpec", auth)
+            schema, name = None, str(n.get("schemaname") or role.get("rolename", ""))
         elif stmt.kind == "CreateExtensionStmt":
             schema, name = None, str(n.get("extname", ""))
         else:  # pragma: no cover - registered kinds only
             return
+        if code == "I101" and not exempt:
+            _maybe_recreate(ctx, stmt, state, name)
         if n.get("if_not_exists") or exempt:
             return
-        kind = what.split()[-1].lower()
-        if code == "I101":
-            _maybe_recreate(ctx, stmt, state, name)
-        if (kind, name.lower()) in state.dropped or guarded(stmt, [name]):
+        if (kind, name.lower()) in state.dropped or guarded(stmt, [name], errors):
             return
         keyword_tok = nodes.find_tokens(stmt, keyword, stmt.start)
         at = keyword_tok.end if keyword_tok else None
@@ -519,7 +590,9 @@ def _create_index(ctx: FileContext, stmt: Statement, state: _State, exempt: bool
     if state.is_fresh(table):
         return
     if not idxname:
-        if exempt or guarded(stmt, [table]):
+        if exempt or guarded(
+            stmt, [table], NOTHING, catalog=("pg_indexes", "pg_index", "pg_class", "to_regclass")
+        ):
             return
         cols = ", ".join(nodes.index_columns(n.get("indexParams")))
         ctx.report(
@@ -533,7 +606,7 @@ def _create_index(ctx: FileContext, stmt: Statement, state: _State, exempt: bool
         return
     if n.get("if_not_exists") or exempt:
         return
-    if ("index", idxname.lower()) in state.dropped or guarded(stmt, [idxname]):
+    if ("index", idxname.lower()) in state.dropped or guarded(stmt, [idxname], DUPLICATE_TABLE):
         return
     tok = nodes.find_tokens(stmt, ("INDEX",), stmt.start)
     at = None
@@ -592,13 +665,18 @@ def _drop(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> Non
             key: tuple[str, ...] = (kind, names[-1].lower(), names[-2].lower() if len(names) > 1 else "")
         else:
             key = (kind, names[-1].lower())
+        # A drop inside an IF that tests this object (say, its old shape) happens once, not on
+        # every run: it neither guards a later CREATE nor makes the table new on each run.
+        conditional = any(_mentions(c, names[-1]) for c in stmt.guard.conditions)
+        if conditional:
+            continue
         state.dropped.add(key)
         if kind == "table" and stmt.context != "function":
             state.dropped_tables.setdefault(names[-1].lower(), stmt)
     if n.get("missing_ok") or exempt:
         return
     shown = ", ".join(".".join(x) for x in names_all if x)
-    if guarded(stmt, [x[-1] for x in names_all if x]):
+    if guarded(stmt, [x[-1] for x in names_all if x], UNDEFINED):
         return
     at = None
     toks = stmt.tokens()
@@ -648,7 +726,7 @@ def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
         if sub == "AT_AddColumn":
             col = cmd.get("def", {}).get("ColumnDef", {})
             colname = str(col.get("colname", ""))
-            if cmd.get("missing_ok") or guarded(stmt, [colname]):
+            if cmd.get("missing_ok") or guarded(stmt, [colname], frozenset({"42701"}), also=[table]):
                 continue
             if ("column", table.lower(), colname.lower()) in state.dropped:
                 continue
@@ -665,7 +743,7 @@ def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
             )
         elif sub == "AT_DropColumn":
             colname = str(cmd.get("name", ""))
-            if cmd.get("missing_ok") or guarded(stmt, [colname]):
+            if cmd.get("missing_ok") or guarded(stmt, [colname], frozenset({"42703"}), also=[table]):
                 continue
             tok = nodes.find_tokens(stmt, ("DROP",), start)
             at = None
@@ -684,7 +762,7 @@ def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
             )
         elif sub == "AT_DropConstraint":
             conname = str(cmd.get("name", ""))
-            if cmd.get("missing_ok") or guarded(stmt, [conname]):
+            if cmd.get("missing_ok") or guarded(stmt, [conname], frozenset({"42704"})):
                 continue
             tok = nodes.find_tokens(stmt, ("CONSTRAINT",), start)
             ctx.report(
@@ -725,10 +803,17 @@ def _add_constraint(
     contype = _CONTYPE.get(str(con.get("contype")), str(con.get("contype", "")))
     conname = con.get("conname")
     cols = nodes.strings(con.get("keys")) or nodes.strings(con.get("fk_attrs"))
+    # A constraint backed by an index fails like a relation (42P07), a second primary key with
+    # 42P16; the others with duplicate_object. An unnamed one other than a primary key does not
+    # fail at all: it is added again.
+    index_backed = contype in ("PRIMARY KEY", "UNIQUE", "EXCLUDE")
+    errors = frozenset({"42P07", "42P16"}) if index_backed else DUPLICATE_OBJECT
+    if not conname and contype != "PRIMARY KEY":
+        errors = NOTHING
     if conname:
         if ("constraint", table.lower(), str(conname).lower()) in state.dropped:
             return
-        if guarded(stmt, [conname]):
+        if guarded(stmt, [conname], errors):
             return
         ctx.report(
             "I401",
@@ -741,7 +826,7 @@ def _add_constraint(
             obj=_obj(ctx, schema, conname),
         )
         return
-    if guarded(stmt, [table, *cols]):
+    if guarded(stmt, cols or [table], errors, also=[table]):
         return
     colnote = f" ({', '.join(cols)})" if cols else ""
     if contype == "PRIMARY KEY":
@@ -777,7 +862,8 @@ def _create_or_replace(code: str, what: str) -> Handler:
             kind = "procedure" if n.get("is_procedure") else "function"
             label = "CREATE PROCEDURE" if n.get("is_procedure") else what
             obj = nodes.qualified_list(names, _schema(ctx))
-        if (kind, name.lower()) in state.dropped or guarded(stmt, [name]):
+        errors = DUPLICATE_TABLE if kind == "view" else frozenset({"42723"})
+        if (kind, name.lower()) in state.dropped or guarded(stmt, [name], errors):
             return
         tok = nodes.find_tokens(stmt, ("CREATE",), stmt.start)
         ctx.report(
@@ -801,7 +887,9 @@ def _create_trigger(ctx: FileContext, stmt: Statement, state: _State, exempt: bo
     schema, table = nodes.rangevar(n.get("relation"))
     if state.is_fresh(table):
         return
-    if ("trigger", name.lower(), table.lower()) in state.dropped or guarded(stmt, [name]):
+    if ("trigger", name.lower(), table.lower()) in state.dropped or guarded(
+        stmt, [name], DUPLICATE_OBJECT
+    ):
         return
     fix: Fix | None = None
     if ctx.config.pg_version >= 14 and not n.get("isconstraint"):
@@ -831,7 +919,9 @@ def _create_policy(ctx: FileContext, stmt: Statement, state: _State, exempt: boo
     schema, table = nodes.rangevar(n.get("table"))
     if state.is_fresh(table):
         return
-    if ("policy", name.lower(), table.lower()) in state.dropped or guarded(stmt, [name]):
+    if ("policy", name.lower(), table.lower()) in state.dropped or guarded(
+        stmt, [name], DUPLICATE_OBJECT
+    ):
         return
     ctx.report(
         "I304",
@@ -860,7 +950,7 @@ def _create_type(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
     if not names:
         return
     name = names[-1]
-    if ("type", name.lower()) in state.dropped or guarded(stmt, [name]):
+    if ("type", name.lower()) in state.dropped or guarded(stmt, [name], DUPLICATE_OBJECT):
         return
     if n.get("if_not_exists"):
         return
@@ -883,7 +973,7 @@ def _create_domain(ctx: FileContext, stmt: Statement, state: _State, exempt: boo
     name = names[-1]
     if ("domain", name.lower()) in state.dropped or ("type", name.lower()) in state.dropped:
         return
-    if guarded(stmt, [name]):
+    if guarded(stmt, [name], DUPLICATE_OBJECT):
         return
     ctx.report(
         "I403",
@@ -899,7 +989,7 @@ def _create_role(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
     if exempt:
         return
     name = str(stmt.node.get("role", ""))
-    if guarded(stmt, [name]):
+    if guarded(stmt, [name], DUPLICATE_OBJECT):
         return
     ctx.report(
         "I407",
@@ -957,7 +1047,8 @@ def _rename(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> N
         old = names[-1] if names else ""
         where = ""
         obj = nodes.qualified_list(names, _schema(ctx)) if names else None
-    if guarded(stmt, [old, newname]):
+    table_names = [rel] if rel and rtype == "OBJECT_COLUMN" else []
+    if guarded(stmt, [old, newname], RENAME, also=table_names):
         return
     ctx.report(
         "I404",
@@ -978,7 +1069,7 @@ def _alter_enum(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) 
     obj = nodes.qualified_list(names, _schema(ctx))
     if n.get("oldVal"):
         old, new = str(n["oldVal"]), str(n.get("newVal", ""))
-        if guarded(stmt, [old, new]):
+        if guarded(stmt, [old, new], frozenset({"22023"})):
             return
         ctx.report(
             "I406",
@@ -992,7 +1083,7 @@ def _alter_enum(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) 
     if n.get("skipIfNewValExists"):
         return
     value = str(n.get("newVal", ""))
-    if guarded(stmt, [value]):
+    if guarded(stmt, [value], DUPLICATE_OBJECT):
         return
     tok = nodes.token_after_sequence(stmt, ("ADD", "VALUE"), stmt.start)
     ctx.report(
@@ -1006,23 +1097,50 @@ def _alter_enum(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) 
     )
 
 
-def _has_not_exists_guard(node: object) -> bool:
-    """Whether a SELECT feeding an INSERT filters out existing rows (NOT EXISTS, NOT IN, EXCEPT,
-    an anti-join's IS NULL)."""
+def _has_not_exists_guard(select: Node) -> bool:
+    """Whether a SELECT feeding an INSERT filters out rows that exist already: NOT EXISTS or
+    NOT IN (subquery), <> ALL (subquery), EXCEPT, or a LEFT JOIN whose IS NULL test keeps only
+    the unmatched rows."""
+    if select.get("op") == "SETOP_EXCEPT":
+        return True
+    where = select.get("whereClause")
+    if _contains(where, _is_negated_sublink):
+        return True
+    return _contains(select.get("fromClause"), _is_outer_join) and _contains(where, _is_null_test)
+
+
+def _contains(node: object, pred: Callable[[Node], bool]) -> bool:
     if isinstance(node, dict):
-        if "BoolExpr" in node and node["BoolExpr"].get("boolop") == "NOT_EXPR":
-            for arg in node["BoolExpr"].get("args") or []:
-                if "SubLink" in arg:
-                    return True
-        if "SubLink" in node and node["SubLink"].get("subLinkType") == "ALL_SUBLINK":
-            return True
-        if node.get("op") in ("SETOP_EXCEPT",):
-            return True
-        if "NullTest" in node and node["NullTest"].get("nulltesttype") == "IS_NULL":
-            return True
-        return any(_has_not_exists_guard(v) for v in node.values())
+        return pred(node) or any(_contains(v, pred) for v in node.values())
     if isinstance(node, list):
-        return any(_has_not_exists_guard(v) for v in node)
+        return any(_contains(v, pred) for v in node)
+    return False
+
+
+def _is_negated_sublink(node: Node) -> bool:
+    if "BoolExpr" in node and node["BoolExpr"].get("boolop") == "NOT_EXPR":
+        return any("SubLink" in arg for arg in node["BoolExpr"].get("args") or [])
+    return "SubLink" in node and node["SubLink"].get("subLinkType") == "ALL_SUBLINK"
+
+
+def _is_outer_join(node: Node) -> bool:
+    return "JoinExpr" in node and node["JoinExpr"].get("jointype") in ("JOIN_LEFT", "JOIN_RIGHT")
+
+
+def _is_null_test(node: Node) -> bool:
+    return "NullTest" in node and node["NullTest"].get("nulltesttype") == "IS_NULL"
+
+
+def _rows_from_delete(n: Node) -> bool:
+    """``WITH moved AS (DELETE ... RETURNING *) INSERT ... SELECT FROM moved``: the rows are moved,
+    so a second run finds nothing left to move."""
+    with_node: Node = n.get("withClause") or {}
+    clause: Node = with_node.get("WithClause", with_node)
+    ctes = clause.get("ctes")
+    for cte in ctes or []:
+        query = cte.get("CommonTableExpr", {}).get("ctequery", {})
+        if "DeleteStmt" in query:
+            return True
     return False
 
 
@@ -1034,11 +1152,13 @@ def _insert(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> N
         return
     schema, table = nodes.rangevar(n.get("relation"))
     select = n.get("selectStmt")
-    if select and "SelectStmt" in select:
-        sel = select["SelectStmt"]
-        if _has_not_exists_guard(sel.get("whereClause")) or sel.get("op") == "SETOP_EXCEPT":
-            return
-    if table.lower() in state.dropped_tables or guarded(stmt, [table], dml=True):
+    if select and "SelectStmt" in select and _has_not_exists_guard(select["SelectStmt"]):
+        return
+    if _rows_from_delete(n):
+        return
+    if table.lower() in state.dropped_tables or table.lower() in state.temp:
+        return
+    if guarded(stmt, [table], frozenset({"23505"})):
         return
     ctx.report(
         "I601",
@@ -1055,6 +1175,8 @@ def _truncate(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) ->
     if stmt.context == "function":
         return
     rels = [nodes.rangevar(r.get("RangeVar")) for r in stmt.node.get("relations") or []]
+    if rels and all(t.lower() in state.temp for _, t in rels):
+        return
     names = ", ".join(nodes.display_name(s, t) for s, t in rels)
     first = rels[0] if rels else (None, "")
     ctx.report(
@@ -1071,6 +1193,8 @@ def _delete(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> N
     if stmt.context == "function" or stmt.node.get("whereClause"):
         return
     schema, table = nodes.rangevar(stmt.node.get("relation"))
+    if table.lower() in state.temp:
+        return
     ctx.report(
         "I703",
         stmt,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from ddlguard.configfile import naming_regex
@@ -187,9 +187,11 @@ register(*RULES)
 
 @lru_cache(maxsize=1)
 def _reserved() -> frozenset[str]:
-    from pglast.keywords import RESERVED_KEYWORDS
+    from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 
-    return frozenset(RESERVED_KEYWORDS)
+    # "reserved" and "reserved (can be function or type)": neither works as an unquoted table
+    # or column name (left, right, join, natural...).
+    return frozenset(RESERVED_KEYWORDS) | frozenset(TYPE_FUNC_NAME_KEYWORDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,10 +387,14 @@ _TEMPLATE_RULES = {
 def check(ctx: FileContext) -> None:
     naming = ctx.config.naming
     schema = ctx.config.default_schema
+    # Indexes created or renamed earlier in the file: name -> (table, columns), for templates of
+    # ALTER INDEX ... RENAME and ADD CONSTRAINT ... USING INDEX.
+    indexes: dict[str, tuple[str | None, tuple[str, ...]]] = {}
     for stmt in ctx.parsed.statements:
-        if stmt.context == "function" or stmt.dynamic:
+        if stmt.context == "function":
             continue
-        for c in created_names(stmt):
+        for created in created_names(stmt):
+            c = _with_index_facts(created, indexes)
             if not c.name:
                 continue
             written = _written_name(stmt, c)
@@ -424,8 +430,8 @@ def check(ctx: FileContext) -> None:
                     stmt,
                     c.offset,
                     end,
-                    f'{c.kind} name "{c.name}" only works quoted; unquoted it folds to '
-                    f"{_folded(c.name)}; use a lower-case name such as {_suggest(c.name)}",
+                    f'{c.kind} name "{c.name}" only works quoted; {_unquoted(c.name)}; use a '
+                    f"lower-case name such as {_suggest(c.name)}",
                     obj=obj,
                 )
             if quoted_problem:
@@ -434,11 +440,38 @@ def check(ctx: FileContext) -> None:
                 _check_pattern(ctx, "N101", naming.table, c, end, obj, "naming.table")
             elif c.kind == "column":
                 _check_pattern(ctx, "N102", naming.column, c, end, obj, "naming.column")
-            elif c.kind == "index":
+            elif c.kind == "index" and c.table is not None:
                 _check_template(ctx, "index", c, end, obj)
-            elif c.kind == "constraint" and c.contype and c.stmt.kind != "RenameStmt":
+            elif (
+                c.kind == "constraint"
+                and c.contype
+                and c.stmt.kind != "RenameStmt"
+                and (c.columns or c.contype == "primary-key")
+            ):
                 _check_template(ctx, c.contype, c, end, obj)
     _check_file_name(ctx)
+
+
+def _with_index_facts(
+    c: Created, indexes: dict[str, tuple[str | None, tuple[str, ...]]]
+) -> Created:
+    """Fill in what a statement does not say itself from the indexes made earlier in the file."""
+    n = c.stmt.node
+    if c.kind == "index" and c.stmt.kind == "IndexStmt":
+        indexes[c.name] = (c.table, c.columns)
+        return c
+    if c.kind == "index" and c.stmt.kind == "RenameStmt":
+        _, old = nodes.rangevar(n.get("relation"))
+        table, cols = indexes.pop(old, (None, ()))
+        indexes[c.name] = (table, cols)
+        return replace(c, table=table, columns=cols)
+    if c.kind == "constraint" and not c.columns and c.stmt.kind == "AlterTableStmt":
+        for item in n.get("cmds") or []:
+            con = item.get("AlterTableCmd", {}).get("def", {}).get("Constraint", {})
+            if con.get("conname") == c.name and con.get("indexname"):
+                _, cols = indexes.get(str(con["indexname"]), (None, ()))
+                return replace(c, columns=cols)
+    return c
 
 
 def _object(schema: str, c: Created) -> str:
@@ -447,14 +480,22 @@ def _object(schema: str, c: Created) -> str:
     return f"{schema}.{c.name}"
 
 
-def _folded(name: str) -> str:
-    return name.lower()
+def _unquoted(name: str) -> str:
+    """What happens to the name written without quotes."""
+    folded = "".join(ch.lower() if ch.isascii() else ch for ch in name)
+    if _PLAIN_IDENT.match(folded) and folded.lower() not in _reserved():
+        return f"unquoted it folds to {folded}, a different name"
+    return "unquoted it is a syntax error"
 
 
 def _suggest(name: str) -> str:
     s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
     s = re.sub(r"[^A-Za-z0-9_]+", "_", s).strip("_").lower()
-    return s or "a_name"
+    if not s or s[0].isdigit():
+        s = f"n_{s}" if s else "a_name"
+    if s in _reserved():
+        s = f"{s}s"
+    return s
 
 
 def _check_pattern(

@@ -127,9 +127,23 @@ class _Walker:
         idx = self.body.find(query, from_)
         if idx < 0:
             idx = self.body.find(query)
+        if idx >= 0 and self.exact:
+            return self.body_start + idx, True
         if idx >= 0:
-            return self.body_start + idx, self.exact
-        return self.body_start + from_, False
+            return self._place_by_line(query, self.body.count("\n", 0, idx)), False
+        return self._place_by_line(query, line_idx), False
+
+    def _place_by_line(self, query: str, body_line: int) -> int:
+        """Where a statement stands when the body does not map character by character (a quoted
+        string with doubled quotes): PL/pgSQL's line, then the statement's first words on it."""
+        index = self.stmt.file.index
+        first_line = index.position(self.body_start)[0]
+        line = first_line + body_line
+        start = self.body_start if body_line == 0 else index.line_start(line)
+        end = index.line_start(line + 1) if line < index.line_count else len(self.stmt.file.text)
+        head = query.lstrip().split("\n", 1)[0][:40].replace("'", "''")
+        pos = self.stmt.file.text.find(head, start, end) if head else -1
+        return pos if pos >= 0 else start
 
     # -- walking ------------------------------------------------------------------------------
     def walk(self, items: list[Node], guard: Guard) -> None:
@@ -183,6 +197,12 @@ class _Walker:
                 for exc in handlers.get("exc_list") or []:
                     self.walk(exc.get("PLpgSQL_exception", {}).get("action") or [], guard)
             else:
+                # Assignments (``has_col := EXISTS (...)``), RETURN, RAISE...: their expressions
+                # are what a later ``IF has_col`` tests, so they count as guard text.
+                for key in ("expr", "query"):
+                    text = _expr(node.get(key))
+                    if text:
+                        before.append(text)
                 loop_cond = _expr(node.get("cond"))
                 inner_guard = _add(guard, loop_cond, before) if loop_cond else guard
                 for key in _LOOP_BODIES:
