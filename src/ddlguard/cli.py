@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fix", action="store_true",
                        help="apply the safe automatic fixes in place (IF NOT EXISTS, IF EXISTS, "
                        "OR REPLACE), then report what is left")
+    check.add_argument("--diff-base", metavar="REF",
+                       help="only files added or changed since the git REF (from the merge base, "
+                       "as a pull request shows them), and migration order against REF")
+    check.add_argument("--baseline", metavar="FILE", type=Path,
+                       help="leave out the findings recorded in FILE (see --write-baseline)")
+    check.add_argument("--write-baseline", metavar="FILE", type=Path,
+                       help="record today's findings in FILE, so that later runs with "
+                       "--baseline FILE fail only on new ones")
     _common(check)
 
     audit = sub.add_parser(
@@ -93,6 +101,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("root", nargs="?", type=Path, default=None, metavar="ROOT")
     _common(audit)
+
+    drift = sub.add_parser(
+        "drift", formatter_class=_Formatter,
+        help="compare what the migrations produce with the canonical schema",
+        description="Replay the configured migrations into a schema (statically, no database), "
+        "read the canonical schema (Drizzle schema.ts or a SQL schema file), and report every "
+        "difference. Each configured snapshot (a full-schema script such as "
+        "PRODUCTION_DEPLOYMENT.sql) is replayed on its own and compared the same way.",
+    )
+    drift.add_argument("--write-fix", metavar="FILE", type=Path,
+                       help="write an idempotent SQL migration that brings the migrations in "
+                       "line with the canonical schema (destructive steps commented out)")
+    _common(drift)
+
+    lock = sub.add_parser(
+        "lock", formatter_class=_Formatter,
+        help="write or refresh the migrations lock file",
+        description="Write migrations.lock beside the configuration: each configured migration "
+        "in order with a chained SHA-256, so that `ddlguard check` reports an edited, removed, "
+        "inserted or reordered migration (M codes).",
+    )
+    lock.add_argument("--config", metavar="FILE", type=Path, help="configuration file")
+    lock.add_argument("--quiet", "-q", action="store_true", help="print nothing on success")
 
     rules = sub.add_parser(
         "rules", formatter_class=_Formatter,
@@ -219,8 +250,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
             ignore=_split_codes(args.ignore),
             migration_paths={p.resolve() for p in migrations} if config.migrations else set(),
         )
+        added: set[Path] = set()
+        changed: set[Path] | None = None
+        if args.diff_base:
+            added, changed = _changed_since(args.diff_base)
         if args.paths:
             paths = expand_paths(args.paths)
+        elif changed is not None and not config.migrations and not config.snapshots:
+            paths = sorted((p for p in changed if p.suffix.lower() == ".sql" and p.is_file()),
+                           key=str)
         else:
             if not config.migrations and not config.snapshots:
                 where = config.path or "no configuration file found"
@@ -232,6 +270,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 print(f"ddlguard: warning: {pattern!r} in the configuration matches no file",
                       file=sys.stderr)
             paths = list(dict.fromkeys([*migrations, *snapshots]))
+        if changed is not None:
+            paths = [p for p in paths if p.resolve() in changed]
         progress = _Progress(sys.stderr.isatty() and not args.quiet, "checking")
         try:
             result = checker.run(paths, fix=args.fix, progress=progress)
@@ -239,7 +279,86 @@ def _cmd_check(args: argparse.Namespace) -> int:
             progress.close()
     except UsageError as exc:
         raise CliError(str(exc)) from None
+    _add_integrity(result, config, migrations, checker.enabled)
+    if args.diff_base and config.migrations:
+        _add_order_against_base(result, config, migrations, added, args.diff_base, checker.enabled)
+    if args.write_baseline is not None:
+        from ddlguard.baseline import render_baseline
+        from ddlguard.checker import write_atomic
+
+        try:
+            write_atomic(args.write_baseline, render_baseline(result.findings).encode("utf-8"))
+        except OSError as exc:
+            raise CliError(f"{args.write_baseline}: cannot write: {exc.strerror or exc}") from None
+        print(f"ddlguard: recorded {len(result.findings)} findings in {args.write_baseline}",
+              file=sys.stderr)
+        return EXIT_OK
+    if args.baseline is not None:
+        from ddlguard.baseline import BaselineError, apply_baseline, read_baseline
+
+        try:
+            known = read_baseline(args.baseline)
+        except BaselineError as exc:
+            raise CliError(str(exc)) from None
+        result.findings, matched = apply_baseline(result.findings, known)
+        if matched and not args.quiet:
+            print(f"ddlguard: {matched} findings in the baseline {args.baseline} left out",
+                  file=sys.stderr)
     return _report(result, args, config, "ddlguard check")
+
+
+def _changed_since(ref: str) -> tuple[set[Path], set[Path]]:
+    from ddlguard.gitutil import GitError, changed_files
+
+    try:
+        return changed_files(ref, Path.cwd())
+    except GitError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _add_order_against_base(
+    result: Result,
+    config: Settings,
+    migrations: list[Path],
+    added: set[Path],
+    ref: str,
+    enabled: set[str],
+) -> None:
+    """A migration added on this branch must sort after the newest migration on the base branch:
+    databases deployed from the base have applied that one and would skip the new one."""
+    if "M104" not in enabled:
+        return
+    from ddlguard.findings import Finding
+    from ddlguard.gitutil import GitError, files_at
+    from ddlguard.integrity import version_finding
+
+    try:
+        on_base = set(files_at(ref, Path.cwd()))
+    except GitError as exc:
+        raise CliError(str(exc)) from None
+    # The configured order, restricted to what the base branch had.
+    resolved = [p.resolve() for p in migrations]
+    base_migrations = [p for p in resolved if p in on_base and p not in added]
+    if not base_migrations:
+        return
+    newest = max(base_migrations, key=resolved.index)
+    found = [
+        version_finding(p, newest, ref)
+        for p in resolved
+        if p in added and resolved.index(p) < resolved.index(newest)
+    ]
+    result.findings = sorted([*result.findings, *found], key=Finding.sort_key)
+
+
+def _add_integrity(result: Result, config: Settings, migrations: list[Path], enabled: set[str]) -> None:
+    """The migration set's findings (lock file, versions), when migrations are configured."""
+    if not config.migrations:
+        return
+    from ddlguard.findings import Finding
+    from ddlguard.integrity import integrity_findings
+
+    found = [f for f in integrity_findings(config, migrations, Path.cwd()) if f.code in enabled]
+    result.findings = sorted([*result.findings, *found], key=Finding.sort_key)
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
@@ -269,9 +388,70 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             progress.close()
     except UsageError as exc:
         raise CliError(str(exc)) from None
+    _add_integrity(result, config, migrations, checker.enabled)
     return _report(
         result, args, config, f"ddlguard audit of {root.resolve().name}", breakdown=True
     )
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from ddlguard.checker import Checker, UsageError
+    from ddlguard.drift import DriftError, run_drift
+
+    config = _load_config(args.config)
+    try:
+        # Validates --select/--ignore the same way check does.
+        checker = Checker(config, select=_split_codes(args.select), ignore=_split_codes(args.ignore))
+        progress = _Progress(sys.stderr.isatty() and not args.quiet, "replaying")
+        try:
+            result, fix_sql = run_drift(config, enabled=checker.enabled, progress=progress)
+        finally:
+            progress.close()
+    except (UsageError, DriftError) as exc:
+        raise CliError(str(exc)) from None
+    if args.write_fix is not None:
+        from ddlguard.checker import write_atomic
+
+        try:
+            write_atomic(args.write_fix, fix_sql.encode("utf-8"))
+        except OSError as exc:
+            raise CliError(f"{args.write_fix}: cannot write: {exc.strerror or exc}") from None
+        if not args.quiet:
+            print(f"ddlguard: wrote the fix migration to {args.write_fix}", file=sys.stderr)
+    return _report(result, args, config, "ddlguard drift")
+
+
+def _cmd_lock(args: argparse.Namespace) -> int:
+    from ddlguard.checker import write_atomic
+    from ddlguard.integrity import LockError, lock_path, render_lock
+
+    config = _load_config(args.config)
+    if not config.migrations:
+        where = config.path or "no configuration file found"
+        raise CliError(f"nothing to lock: no `migrations` configured ({where})")
+    migrations, missing = config.migration_files()
+    for pattern in missing:
+        print(f"ddlguard: warning: {pattern!r} in the configuration matches no file", file=sys.stderr)
+    try:
+        text = render_lock(config, migrations)
+    except LockError as exc:
+        raise CliError(str(exc)) from None
+    target = lock_path(config)
+    try:
+        old = target.read_text(encoding="utf-8") if target.exists() else None
+    except OSError:
+        old = None
+    if old != text:
+        try:
+            write_atomic(target, text.encode("utf-8"))
+        except OSError as exc:
+            raise CliError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    if not args.quiet:
+        from ddlguard.sql.source import display_path
+
+        state = "unchanged" if old == text else ("updated" if old is not None else "written")
+        print(f"{display_path(target)} {state}: {len(migrations)} migrations locked")
+    return EXIT_OK
 
 
 def _cmd_rules(args: argparse.Namespace) -> int:
@@ -289,7 +469,13 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"check": _cmd_check, "audit": _cmd_audit, "rules": _cmd_rules}
+_COMMANDS = {
+    "check": _cmd_check,
+    "audit": _cmd_audit,
+    "drift": _cmd_drift,
+    "lock": _cmd_lock,
+    "rules": _cmd_rules,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -82,6 +82,9 @@ class Finding:
     # The first line of the statement (and of the top-level statement) the finding belongs to,
     # used to match suppression comments; not part of any output.
     anchor_lines: tuple[int, ...] = field(default=(), compare=False)
+    # The statement's text with white space folded (or the message, for file-level findings):
+    # what a baseline matches on, so that edits elsewhere in the file do not resurrect it.
+    context: str = field(default="", compare=False)
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.path, self.line, self.column, self.code, self.message)

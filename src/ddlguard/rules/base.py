@@ -73,6 +73,7 @@ class FileContext:
                 object=obj,
                 fix=fix,
                 anchor_lines=anchors,
+                context=" ".join(stmt.text.split()) if stmt is not None else message,
             )
         )
 

@@ -34,7 +34,7 @@ _CATEGORY_ORDER = {c: i for i, c in enumerate(Category)}
 
 def _load_all() -> None:
     # Importing the category modules registers their rules.
-    from ddlguard.rules import idempotency, naming, syntax  # noqa: F401
+    from ddlguard.rules import drift, idempotency, integrity, naming, syntax  # noqa: F401
 
 
 def matches(selector: str, rule: Rule) -> bool:

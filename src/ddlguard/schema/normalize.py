@@ -191,7 +191,10 @@ def _simplify(node: Any, column_type: str | None) -> Any:
         # A literal cast to the column's own type (or to text on a text column) says nothing;
         # neither do the casts to text PostgreSQL adds around string literals, varchar columns
         # and arrays of them when it stores an expression ('a'::text, (status)::text).
-        if isinstance(arg, ast.A_Const) and target == column_type:
+        if isinstance(arg, ast.A_Const):
+            # PostgreSQL stores literals with the cast it resolved them to ('aging'::status,
+            # (0)::numeric, 'seq'::regclass); the written form has none. The cast does not
+            # change what the expression means where it stands, so it is left out.
             return arg
         textual_arg = isinstance(arg, ast.ColumnRef | ast.A_ArrayExpr) or (
             isinstance(arg, ast.A_Const) and isinstance(arg.val, ast.String)
@@ -214,6 +217,9 @@ def _simplify(node: Any, column_type: str | None) -> Any:
         )
     if isinstance(node, ast.A_ArrayExpr):
         return ast.A_ArrayExpr(elements=_simplify(tuple(node.elements or ()), column_type))
+    if isinstance(node, ast.ColumnRef) and node.fields and len(node.fields) > 1:
+        # "orders"."status" in a table's own CHECK or index is stored as status.
+        return ast.ColumnRef(fields=(node.fields[-1],))
     values: dict[str, Any] = {}
     for attr in node:
         if attr == "location":
@@ -252,3 +258,26 @@ def expression_node(node: Any, column_type: str | None = None) -> str:
     from pglast.stream import RawStream
 
     return str(RawStream()(_simplify(node, column_type)))
+
+
+@lru_cache(maxsize=4096)
+def rename_column(text: str, old: str, new: str) -> str:
+    """An expression (already normalised) after ``RENAME COLUMN old TO new``: PostgreSQL stores
+    expressions by column number, so they follow a rename."""
+    from pglast import ast, parse_sql
+    from pglast.visitors import Visitor
+
+    try:
+        stmt: Any = parse_sql(f"SELECT {text}")[0].stmt
+        value = stmt.targetList[0].val
+    except (ParseError, AttributeError, IndexError, TypeError):
+        return text
+
+    class _Rename(Visitor):
+        def visit_ColumnRef(self, ancestors: Any, node: ast.ColumnRef) -> None:
+            fields = node.fields or ()
+            if fields and getattr(fields[-1], "sval", None) == old:
+                node.fields = (*fields[:-1], ast.String(sval=new))
+
+    _Rename()(value)
+    return expression_node(value)

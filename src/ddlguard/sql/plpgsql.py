@@ -8,7 +8,7 @@ from typing import Any
 
 from pglast.parser import ParseError, parse_plpgsql_json, parse_sql_json
 
-from ddlguard.sql.statements import Guard, Node, Statement, SyntaxProblem
+from ddlguard.sql.statements import Branch, Guard, Node, Statement, SyntaxProblem
 
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\x80-\uffff][A-Za-z_0-9\x80-\uffff]*)?\$")
 
@@ -166,14 +166,25 @@ class _Walker:
             elif kind == "PLpgSQL_stmt_if":
                 cond = _expr(node.get("cond")) or ""
                 seen = [cond]
-                self.walk(node.get("then_body") or [], _add(guard, cond, before))
+                pre = tuple(before)
+                self.walk(
+                    node.get("then_body") or [],
+                    _branch(_add(guard, cond, before), [(cond, True)], pre),
+                )
                 for el in node.get("elsif_list") or []:
                     e = el.get("PLpgSQL_if_elsif", {})
                     econd = _expr(e.get("cond")) or ""
-                    self.walk(e.get("stmts") or [], _add(guard, " ".join([econd, *seen]), before))
+                    path = [(c, False) for c in seen] + [(econd, True)]
+                    self.walk(
+                        e.get("stmts") or [],
+                        _branch(_add(guard, " ".join([econd, *seen]), before), path, pre),
+                    )
                     seen.append(econd)
                 if node.get("else_body"):
-                    self.walk(node["else_body"], _add(guard, " ".join(seen), before))
+                    self.walk(
+                        node["else_body"],
+                        _branch(_add(guard, " ".join(seen), before), [(c, False) for c in seen], pre),
+                    )
             elif kind == "PLpgSQL_stmt_case":
                 conds: list[str] = [_expr(node.get("t_expr")) or ""]
                 for cw in node.get("case_when_list") or []:
@@ -192,7 +203,7 @@ class _Walker:
                         name = cond.get("PLpgSQL_condition", {}).get("condname")
                         if name:
                             caught.add(str(name).lower())
-                inner = Guard(guard.conditions, frozenset(caught))
+                inner = Guard(guard.conditions, frozenset(caught), guard.branches)
                 self.walk(node.get("body") or [], inner)
                 for exc in handlers.get("exc_list") or []:
                     self.walk(exc.get("PLpgSQL_exception", {}).get("action") or [], guard)
@@ -283,7 +294,12 @@ def _add(guard: Guard, cond: str | None, before: list[str]) -> Guard:
     text = " ".join([cond or "", *before]).strip()
     if not text:
         return guard
-    return Guard((*guard.conditions, text), guard.caught)
+    return Guard((*guard.conditions, text), guard.caught, guard.branches)
+
+
+def _branch(guard: Guard, path: list[tuple[str, bool]], before: tuple[str, ...]) -> Guard:
+    branches = tuple(Branch(c, expected, before) for c, expected in path)
+    return Guard(guard.conditions, guard.caught, (*guard.branches, *branches))
 
 
 def _string_literal(expr: str) -> str | None:

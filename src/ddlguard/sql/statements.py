@@ -30,9 +30,20 @@ class Guard:
 
     conditions: tuple[str, ...] = ()
     caught: frozenset[str] = frozenset()
+    # The same IFs with their structure, for evaluation by the replay: each branch condition
+    # with the truth value it must have for the statement to run, and the SQL/assignments run
+    # before it in its block (for ``IF NOT FOUND`` and ``IF has_col``).
+    branches: tuple[Branch, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.conditions or self.caught)
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    condition: str
+    expected: bool
+    before: tuple[str, ...] = ()
 
 
 NO_GUARD = Guard()

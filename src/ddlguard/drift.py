@@ -1,0 +1,117 @@
+"""`ddlguard drift`: replay the migrations and each snapshot, read the canonical schema, compare."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ddlguard.configfile import Settings
+from ddlguard.findings import Finding, Result
+from ddlguard.sql.source import DecodeProblem, SqlFile, display_path, load
+
+
+class DriftError(Exception):
+    """Drift cannot be computed (no canonical schema, an unreadable file): exit status 2."""
+
+
+def _load_all(paths: list[Path], cwd: Path) -> list[SqlFile]:
+    from ddlguard.sql.source import ReadError
+
+    files: list[SqlFile] = []
+    for p in paths:
+        try:
+            loaded = load(p, cwd)
+        except ReadError as exc:
+            raise DriftError(str(exc)) from None
+        if isinstance(loaded, DecodeProblem):
+            raise DriftError(f"{display_path(p, cwd)}:{loaded.line}:{loaded.column}: {loaded.message}")
+        files.append(loaded)
+    return files
+
+
+def read_canonical(config: Settings, cwd: Path) -> tuple[object, list[Finding], str]:
+    """The canonical Schema, findings about what could not be read, and its display name."""
+    from ddlguard.rules.drift import cannot_verify_findings
+
+    canonical = config.canonical
+    if canonical is None:
+        where = config.path or "ddlguard.toml"
+        raise DriftError(
+            f"{display_path(Path(where), cwd) if config.path else where}: drift needs `canonical` "
+            '(e.g. canonical = "shared/schema.ts" or { sql = "db/schema.sql" })'
+        )
+    if canonical.kind == "database":
+        raise DriftError(
+            "canonical = { database-url-env = ... } (a live database as the canonical schema) is "
+            "not supported yet; use a Drizzle or SQL schema file"
+        )
+    path = config.canonical_path()
+    assert path is not None
+    label = display_path(path, cwd)
+    if not path.exists():
+        raise DriftError(f"canonical schema {label}: no such file or directory")
+    if canonical.kind == "drizzle":
+        from ddlguard.sources.drizzle import DrizzleError, read_drizzle
+
+        try:
+            read = read_drizzle(path, default_schema=config.default_schema)
+        except DrizzleError as exc:
+            raise DriftError(str(exc)) from None
+        return read.schema, cannot_verify_findings(read.warnings), label
+    from ddlguard.sources.sqlfile import read_sql_schema
+
+    replayed = read_sql_schema(path, default_schema=config.default_schema)
+    return replayed.schema, cannot_verify_findings(replayed.notes), label
+
+
+def run_drift(
+    config: Settings,
+    *,
+    enabled: set[str],
+    cwd: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Result, str]:
+    """Findings for the migrations and each snapshot against the canonical schema, and the SQL of
+    the fix migration for the migrations."""
+    from ddlguard.rules.drift import drift_findings
+    from ddlguard.schema.diff import diff
+    from ddlguard.schema.render import render_fix
+    from ddlguard.schema.replay import replay
+
+    cwd = cwd or Path.cwd()
+    canonical, findings, label = read_canonical(config, cwd)
+    migrations, missing = config.migration_files()
+    snapshots, missing_snap = config.snapshot_files()
+    for pattern in [*missing, *missing_snap]:
+        raise DriftError(f"{pattern!r} in the configuration matches no file")
+    if not migrations and not snapshots:
+        raise DriftError("drift needs `migrations` or `snapshots` in the configuration")
+    result = Result(findings=[])
+    fix_sql = ""
+    total = len(migrations) + len(snapshots)
+    if migrations:
+        files = _load_all(migrations, cwd)
+        replayed = replay(files, default_schema=config.default_schema)
+        differences = diff(replayed.schema, canonical)  # type: ignore[arg-type]
+        findings += drift_findings(differences, source_label="the migrations", cwd=cwd)
+        findings += _notes(replayed.notes)
+        fix_sql = render_fix(differences, header=f"Brings the migrations in line with {label}.")
+        if progress is not None:
+            progress(len(migrations), total)
+    for i, snap in enumerate(snapshots, 1):
+        (file,) = _load_all([snap], cwd)
+        replayed = replay([file], default_schema=config.default_schema)
+        differences = diff(replayed.schema, canonical)  # type: ignore[arg-type]
+        findings += drift_findings(differences, source_label=file.display, cwd=cwd)
+        findings += _notes(replayed.notes)
+        if progress is not None:
+            progress(len(migrations) + i, total)
+    result.files = total
+    result.findings = sorted((f for f in findings if f.code in enabled), key=Finding.sort_key)
+    return result, fix_sql
+
+
+def _notes(notes: Sequence[object]) -> list[Finding]:
+    from ddlguard.rules.drift import cannot_verify_findings
+
+    return cannot_verify_findings(notes)
