@@ -1592,3 +1592,31 @@ def test_drizzle_kit_failure_is_none(drizzle_kit: Path, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert drizzle_kit_sql(broken, drizzle_kit=drizzle_kit) is None
+
+
+def test_drift_drizzle_kit_flag_agrees_on_the_example(
+    drizzle_kit: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`ddlguard drift --drizzle-kit` with the repository's own drizzle-kit: the two readings of
+    the example's schema.ts agree, so no D902; without drizzle-kit the flag is a clear error."""
+    import json
+    import shutil
+
+    from ddlguard.cli import main
+
+    repo = tmp_path / "ucr-manager"
+    shutil.copytree(
+        ROOT / "examples" / "ucr-manager", repo, ignore=shutil.ignore_patterns(".ddlguard_cache")
+    )
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("DDLGUARD_NO_CACHE", "1")
+    assert main(["drift", "--drizzle-kit"]) == 2
+    assert "no working drizzle-kit" in capsys.readouterr().err
+    (repo / "node_modules").symlink_to(drizzle_kit / "node_modules")
+    status = main(["drift", "--drizzle-kit", "--format", "json"])
+    codes = [f["code"] for f in json.loads(capsys.readouterr().out)["findings"]]
+    assert status == 1  # the snapshot's drift, as without the flag
+    assert "D902" not in codes and "D201" in codes

@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
         "difference. Each configured snapshot (a full-schema script such as "
         "PRODUCTION_DEPLOYMENT.sql) is replayed on its own and compared the same way.",
     )
+    drift.add_argument("--drizzle-kit", action="store_true",
+                       help="also export the Drizzle schema with the repository's own drizzle-kit "
+                       "(0.30.1 or later, from node_modules; nothing is downloaded) and report "
+                       "where it disagrees with ddlguard's static reading (D902)")
     drift.add_argument("--write-fix", metavar="FILE", type=Path,
                        help="write an idempotent SQL migration that brings the migrations in "
                        "line with the canonical schema (destructive steps commented out)")
@@ -404,7 +408,9 @@ def _cmd_drift(args: argparse.Namespace) -> int:
         checker = Checker(config, select=_split_codes(args.select), ignore=_split_codes(args.ignore))
         progress = _Progress(sys.stderr.isatty() and not args.quiet, "replaying")
         try:
-            result, fix_sql = run_drift(config, enabled=checker.enabled, progress=progress)
+            result, fix_sql = run_drift(
+                config, enabled=checker.enabled, progress=progress, drizzle_kit=args.drizzle_kit
+            )
         finally:
             progress.close()
     except (UsageError, DriftError) as exc:

@@ -29,7 +29,9 @@ def _load_all(paths: list[Path], cwd: Path) -> list[SqlFile]:
     return files
 
 
-def read_canonical(config: Settings, cwd: Path) -> tuple[object, list[Finding], str]:
+def read_canonical(
+    config: Settings, cwd: Path, *, drizzle_kit: bool = False
+) -> tuple[object, list[Finding], str]:
     """The canonical Schema, findings about what could not be read, and its display name."""
     from ddlguard.rules.drift import cannot_verify_findings
 
@@ -57,11 +59,56 @@ def read_canonical(config: Settings, cwd: Path) -> tuple[object, list[Finding], 
             read = read_drizzle(path, default_schema=config.default_schema)
         except DrizzleError as exc:
             raise DriftError(str(exc)) from None
-        return read.schema, cannot_verify_findings(read.warnings), label
+        findings = cannot_verify_findings(read.warnings)
+        if drizzle_kit:
+            findings += _drizzle_kit_check(path, read.schema, config, cwd, label)
+        return read.schema, findings, label
+    if drizzle_kit:
+        raise DriftError("--drizzle-kit needs a Drizzle canonical schema (canonical = { drizzle = ... })")
     from ddlguard.sources.sqlfile import read_sql_schema
 
     replayed = read_sql_schema(path, default_schema=config.default_schema)
     return replayed.schema, cannot_verify_findings(replayed.notes), label
+
+
+def _drizzle_kit_check(
+    path: Path, reader: object, config: Settings, cwd: Path, label: str
+) -> list[Finding]:
+    """D902 for every way drizzle-kit's own export disagrees with ddlguard's static reading."""
+    from dataclasses import replace
+
+    from ddlguard.rules.drift import drift_findings
+    from ddlguard.rules.registry import RULES
+    from ddlguard.schema.diff import diff
+    from ddlguard.sources.drizzle import drizzle_kit_schema
+
+    kit = drizzle_kit_schema(path, default_schema=config.default_schema)
+    if kit is None:
+        raise DriftError(
+            f"--drizzle-kit: no working drizzle-kit (0.30.1 or later) in a node_modules above "
+            f"{label}; install it in the repository (npm install -D drizzle-kit) or drop the flag"
+        )
+    rule = RULES["D902"]
+    out = []
+    for f in drift_findings(
+        diff(kit, reader),  # type: ignore[arg-type]
+        source_label="drizzle-kit export",
+        canonical_label=f"ddlguard's reading of {label}",
+        cwd=cwd,
+        fallback=label,
+        with_fix=False,
+    ):
+        out.append(
+            replace(
+                f,
+                code=rule.code,
+                rule=rule.name,
+                category=rule.category,
+                severity=rule.severity,
+                message=f"drizzle-kit and ddlguard read {label} differently: {f.message}",
+            )
+        )
+    return out
 
 
 def run_drift(
@@ -70,6 +117,7 @@ def run_drift(
     enabled: set[str],
     cwd: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    drizzle_kit: bool = False,
 ) -> tuple[Result, str]:
     """Findings for the migrations and each snapshot against the canonical schema, and the SQL of
     the fix migration for the migrations."""
@@ -79,7 +127,7 @@ def run_drift(
     from ddlguard.schema.replay import replay
 
     cwd = cwd or Path.cwd()
-    canonical, findings, label = read_canonical(config, cwd)
+    canonical, findings, label = read_canonical(config, cwd, drizzle_kit=drizzle_kit)
     migrations, missing = config.migration_files()
     snapshots, missing_snap = config.snapshot_files()
     for pattern in [*missing, *missing_snap]:

@@ -350,6 +350,21 @@ RULES = [
         "`-- ddlguard: ignore[D901]` above the statement.",
         severity=Severity.WARNING,
     ),
+    _rule(
+        "D902",
+        "drizzle-kit-disagrees",
+        "ddlguard's reading of a Drizzle schema differs from what drizzle-kit generates",
+        "With `ddlguard drift --drizzle-kit`, the schema.ts that ddlguard reads statically is also "
+        "exported with the repository's own drizzle-kit (0.30.1 or later), and the two readings "
+        "are compared. A difference means one of them misreads the schema (a computed default, a "
+        "custom type, a helper ddlguard cannot evaluate), so drift findings for that object may "
+        "be wrong.",
+        "export const t = pgTable('t', { n: integer('n').default(computeDefault()) });",
+        "export const t = pgTable('t', { n: integer('n').default(15) });",
+        "Make the definition static where you can, or check that object by hand; report a "
+        "misreading by ddlguard with the schema snippet.",
+        severity=Severity.WARNING,
+    ),
 ]
 register(*RULES)
 
