@@ -798,7 +798,9 @@ def test_every_kind_has_a_documented_drift_rule() -> None:
     for code in set(RULE_OF.values()):
         rule = get_rule(code)
         assert rule is not None and rule.category is Category.DRIFT
-    assert {r.code for r in RULES} == set(RULE_OF.values())
+    # D902 (drizzle-kit disagrees with the static reading) is a cross-check of two canonical
+    # readings, not a kind of difference between the migrations and the canonical schema.
+    assert {r.code for r in RULES} - {"D902"} == set(RULE_OF.values())
     assert get_rule("renamed-column") is get_rule("D203")
 
 
