@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
         "difference. Each configured snapshot (a full-schema script such as "
         "PRODUCTION_DEPLOYMENT.sql) is replayed on its own and compared the same way.",
     )
+    drift.add_argument("--database-url", metavar="URL",
+                       help="compare this live database (read-only) with the canonical schema "
+                       "instead of the migrations; `env` (or env:NAME) reads the URL from the "
+                       "variable named by database-url-env (default DATABASE_URL)")
     drift.add_argument("--drizzle-kit", action="store_true",
                        help="also export the Drizzle schema with the repository's own drizzle-kit "
                        "(0.30.1 or later, from node_modules; nothing is downloaded) and report "
@@ -409,7 +413,11 @@ def _cmd_drift(args: argparse.Namespace) -> int:
         progress = _Progress(sys.stderr.isatty() and not args.quiet, "replaying")
         try:
             result, fix_sql = run_drift(
-                config, enabled=checker.enabled, progress=progress, drizzle_kit=args.drizzle_kit
+                config,
+                enabled=checker.enabled,
+                progress=progress,
+                drizzle_kit=args.drizzle_kit,
+                database_url=_database_url(args.database_url, config),
             )
         finally:
             progress.close()
@@ -425,6 +433,19 @@ def _cmd_drift(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"ddlguard: wrote the fix migration to {args.write_fix}", file=sys.stderr)
     return _report(result, args, config, "ddlguard drift")
+
+
+def _database_url(given: str | None, config: Settings) -> str | None:
+    """--database-url URL; ``env:NAME`` or an empty value reads the environment variable."""
+    if given is None:
+        return None
+    if given in ("", "env") or given.startswith("env:"):
+        name = given.removeprefix("env:") if given.startswith("env:") else config.database_url_env
+        value = os.environ.get(name)
+        if not value:
+            raise CliError(f"--database-url: the environment variable {name} is not set")
+        return value
+    return given
 
 
 def _cmd_lock(args: argparse.Namespace) -> int:

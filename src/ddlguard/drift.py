@@ -118,6 +118,7 @@ def run_drift(
     cwd: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     drizzle_kit: bool = False,
+    database_url: str | None = None,
 ) -> tuple[Result, str]:
     """Findings for the migrations and each snapshot against the canonical schema, and the SQL of
     the fix migration for the migrations."""
@@ -128,6 +129,8 @@ def run_drift(
 
     cwd = cwd or Path.cwd()
     canonical, findings, label = read_canonical(config, cwd, drizzle_kit=drizzle_kit)
+    if database_url:
+        return _database_drift(config, canonical, findings, database_url, enabled, cwd), ""
     migrations, missing = config.migration_files()
     snapshots, missing_snap = config.snapshot_files()
     for pattern in [*missing, *missing_snap]:
@@ -157,6 +160,43 @@ def run_drift(
     result.files = total
     result.findings = sorted((f for f in findings if f.code in enabled), key=Finding.sort_key)
     return result, fix_sql
+
+
+def _database_drift(
+    config: Settings,
+    canonical: object,
+    findings: list[Finding],
+    url: str,
+    enabled: set[str],
+    cwd: Path,
+) -> Result:
+    """A live database (read-only) against the canonical schema: what production lacks."""
+    from ddlguard.postgres.server import PostgresError, connect, redact
+    from ddlguard.rules.drift import drift_findings
+    from ddlguard.schema.diff import diff
+    from ddlguard.sources.database import introspect
+
+    label = redact(url)
+    try:
+        conn = connect(url, autocommit=False)
+    except PostgresError as exc:
+        raise DriftError(str(exc)) from None
+    try:
+        conn.read_only = True
+        live = introspect(conn, default_schema=config.default_schema, label=label)
+    except Exception as exc:  # psycopg errors: one line, password never shown
+        raise DriftError(f"cannot read the schema of {label}: {str(exc).strip().splitlines()[0]}") from None
+    finally:
+        conn.close()
+    found = findings + drift_findings(
+        diff(live, canonical),  # type: ignore[arg-type]
+        source_label="the database",
+        cwd=cwd,
+        fallback=label,
+    )
+    result = Result(findings=sorted((f for f in found if f.code in enabled), key=Finding.sort_key))
+    result.files = 1
+    return result
 
 
 def _notes(notes: Sequence[object]) -> list[Finding]:

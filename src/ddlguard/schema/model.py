@@ -117,12 +117,28 @@ class Index:
     origin: Origin | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Table:
     name: QName
     columns: tuple[Column, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     origin: Origin | None = field(default=None, compare=False)
+
+    # Constraints have no order in PostgreSQL: they keep the order they were made in (for
+    # rendering), but compare as a set, so that a catalog read (by name) and a replay (by
+    # creation) are equal.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Table):
+            return NotImplemented
+        return (
+            self.name == other.name
+            and self.columns == other.columns
+            and sorted(self.constraints, key=_constraint_key)
+            == sorted(other.constraints, key=_constraint_key)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.columns, tuple(sorted(self.constraints, key=_constraint_key))))
 
     def column(self, name: str) -> Column | None:
         for c in self.columns:
@@ -174,6 +190,17 @@ class View:
     name: QName
     materialized: bool = False
     origin: Origin | None = field(default=None, compare=False)
+
+
+def _constraint_key(k: Constraint) -> tuple[str, ...]:
+    return (
+        k.kind,
+        ",".join(k.columns),
+        str(k.ref_table or ""),
+        ",".join(k.ref_columns),
+        k.expression or "",
+        k.name,
+    )
 
 
 def _by_name(items: Iterable[Table | Enum | View]) -> dict[QName, Table | Enum | View]:
