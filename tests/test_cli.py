@@ -542,7 +542,12 @@ def test_every_idempotency_statement_kind_at_its_position(
     assert code == 1
     assert positions(report) == expected
     # Every idempotency rule that is on by default is covered by this file.
-    defaults = {r.code for r in all_rules() if r.code.startswith("I") and r.enabled_by_default}
+    # I801-I803 are found by `ddlguard verify` on a real PostgreSQL, not by `check`.
+    defaults = {
+        r.code
+        for r in all_rules()
+        if r.code.startswith("I") and r.enabled_by_default and not r.code.startswith("I8")
+    }
     assert defaults <= {c for c, _, _ in STATEMENT_KINDS if c}
     for finding in report["findings"]:
         assert finding["category"] == "idempotency"
@@ -1218,7 +1223,9 @@ migration-file = '{MIGRATION_FILE_PATTERN}'
 
 @pytest.mark.parametrize(
     "rule",
-    [r for r in all_rules() if r.code[0] in "IN"],
+    # I801-I803 come from `ddlguard verify` on a real PostgreSQL: test_verify.py checks their
+    # examples there.
+    [r for r in all_rules() if r.code[0] in "IN" and not r.code.startswith("I8")],
     ids=lambda r: r.code,
 )
 def test_rule_examples(capsys: pytest.CaptureFixture[str], rule: Any) -> None:

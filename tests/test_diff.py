@@ -509,6 +509,12 @@ def test_column_differences(a_col: Column, c_col: Column, kind: str, message: st
     assert d[0].object_name == "public.t.c"
 
 
+def test_messages_show_boolean_defaults_in_lower_case() -> None:
+    a = Schema(tables=(table("t", col("id")),))
+    c = Schema(tables=(table("t", col("id"), col("on", "boolean", default="FALSE")),))
+    assert "(boolean DEFAULT false)" in diff(a, c)[0].message
+
+
 def test_default_spelling_does_not_matter() -> None:
     a = Schema(
         tables=(

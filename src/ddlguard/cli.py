@@ -123,6 +123,22 @@ def build_parser() -> argparse.ArgumentParser:
                        "line with the canonical schema (destructive steps commented out)")
     _common(drift)
 
+    verify = sub.add_parser(
+        "verify", formatter_class=_Formatter,
+        help="apply the migrations twice to a real, throwaway PostgreSQL",
+        description="Apply the configured migrations to a fresh database, then all of them a "
+        "second time: every statement PostgreSQL rejects on the second run (I801), every table "
+        "dropped and recreated or emptied by it (I802), and every statement that fails even on "
+        "the first run (I803); then compare the resulting catalog with the canonical schema (D "
+        "codes). Without --database-url a temporary cluster is started from the PostgreSQL "
+        "binaries on PATH and removed afterwards; with it, a scratch database is created on that "
+        "server and dropped afterwards (no other database is touched).",
+    )
+    verify.add_argument("--database-url", metavar="URL",
+                        help="a server to create the throwaway database on; `env` (or env:NAME) "
+                        "reads it from the variable named by database-url-env")
+    _common(verify)
+
     lock = sub.add_parser(
         "lock", formatter_class=_Formatter,
         help="write or refresh the migrations lock file",
@@ -435,6 +451,53 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     return _report(result, args, config, "ddlguard drift")
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from ddlguard.checker import Checker, UsageError
+    from ddlguard.drift import DriftError, _load_all, read_canonical
+    from ddlguard.findings import Finding, Result
+    from ddlguard.postgres.server import PostgresError
+    from ddlguard.postgres.verify import verify
+
+    config = _load_config(args.config)
+    if not config.migrations:
+        where = config.path or "no configuration file found"
+        raise CliError(f"nothing to verify: no `migrations` configured ({where})")
+    try:
+        checker = Checker(config, select=_split_codes(args.select), ignore=_split_codes(args.ignore))
+        migrations, missing = config.migration_files()
+        for pattern in missing:
+            raise CliError(f"{pattern!r} in the configuration matches no file")
+        cwd = Path.cwd()
+        files = _load_all(migrations, cwd)
+        progress = _Progress(sys.stderr.isatty() and not args.quiet, "verifying")
+        try:
+            findings, live, statements = verify(
+                files, database_url=_database_url(args.database_url, config), progress=progress
+            )
+        finally:
+            progress.close()
+        if config.canonical is not None:
+            from ddlguard.rules.drift import drift_findings
+            from ddlguard.schema.diff import diff
+
+            canonical, extra, _ = read_canonical(config, cwd)
+            findings += extra + drift_findings(
+                diff(live, canonical),  # type: ignore[arg-type]
+                source_label="the migrations applied to PostgreSQL",
+                cwd=cwd,
+                fallback=files[0].display if files else "migrations",
+            )
+    except (UsageError, DriftError, PostgresError) as exc:
+        raise CliError(str(exc)) from None
+    result = Result(
+        findings=sorted((f for f in findings if f.code in checker.enabled), key=Finding.sort_key),
+        files=len(files),
+        statements=statements,
+        sources={f.display: f.text for f in files},
+    )
+    return _report(result, args, config, "ddlguard verify")
+
+
 def _database_url(given: str | None, config: Settings) -> str | None:
     """--database-url URL; ``env:NAME`` or an empty value reads the environment variable."""
     if given is None:
@@ -500,6 +563,7 @@ _COMMANDS = {
     "check": _cmd_check,
     "audit": _cmd_audit,
     "drift": _cmd_drift,
+    "verify": _cmd_verify,
     "lock": _cmd_lock,
     "rules": _cmd_rules,
 }

@@ -354,6 +354,45 @@ RULES = [
         "Delete only the rows the migration means to remove, or upsert instead.",
     ),
 ]
+_VERIFY = (
+    " Reported by `ddlguard verify`, which applies the migrations to a real, throwaway PostgreSQL "
+    "twice in a row: PostgreSQL itself is the judge, so this also catches what static rules "
+    "cannot see (a guard that does not hold, a function that fails, an object created elsewhere)."
+)
+RULES += [
+    _rule(
+        "I801",
+        "fails-on-rerun",
+        "Statement that PostgreSQL rejects when the migrations run a second time",
+        _RERUN + _VERIFY,
+        "CREATE TABLE connectwise_credentials (id uuid PRIMARY KEY);  -- ERROR: relation already exists",
+        "CREATE TABLE IF NOT EXISTS connectwise_credentials (id uuid PRIMARY KEY);",
+        "Make the statement idempotent; `ddlguard check` names the static rule and often the fix.",
+    ),
+    _rule(
+        "I802",
+        "rerun-destroys-data",
+        "Table dropped and created again (or emptied) by a second run that raised no error",
+        "Nothing fails, so nobody notices, but every re-run loses the table's rows: found by "
+        "comparing each table's OID and row count between the two runs." + _VERIFY,
+        "DROP TABLE IF EXISTS phone_number_inventory CASCADE;\n"
+        "CREATE TABLE phone_number_inventory (id uuid PRIMARY KEY);",
+        "CREATE TABLE IF NOT EXISTS phone_number_inventory (id uuid PRIMARY KEY);\n"
+        "ALTER TABLE phone_number_inventory ADD COLUMN IF NOT EXISTS carrier text;",
+        "Create the table with IF NOT EXISTS and change it with ALTER TABLE instead of rebuilding it.",
+    ),
+    _rule(
+        "I803",
+        "fails-on-first-run",
+        "Statement that fails even on the first run, on an empty database",
+        "A migration that fails on a fresh database cannot build a new environment (staging, a "
+        "developer's machine, disaster recovery): it only worked where someone fixed things by "
+        "hand first." + _VERIFY,
+        "ALTER TABLE phone_numbers ADD COLUMN carrier text;  -- before phone_numbers exists",
+        "-- create phone_numbers in an earlier migration, or reorder the migrations",
+        "Fix the statement or the order of the migrations; the message is PostgreSQL's own.",
+    ),
+]
 register(*RULES)
 
 

@@ -807,8 +807,13 @@ def column_spec(col: Column) -> str:
     if not col.nullable:
         parts.append("NOT NULL")
     if col.default is not None:
-        parts.append(f"DEFAULT {col.default}")
+        parts.append(f"DEFAULT {show_expression(col.default)}")
     return " ".join(parts)
+
+
+def show_expression(text: str) -> str:
+    """An expression as a person writes it in a message: ``false`` rather than ``FALSE``."""
+    return text.lower() if text in ("TRUE", "FALSE", "NULL") else text
 
 
 def index_spec(i: Index) -> str:
@@ -861,8 +866,8 @@ def _describe(d: Difference, actual: str, canonical: str, where: str, default_sc
                 return f"column {col} is NOT NULL in {actual} but nullable in {canonical}: drop NOT NULL"
             return f"column {col} is nullable in {actual} but NOT NULL in {canonical}: set NOT NULL"
         if kind is k.COLUMN_DEFAULT:
-            a_def = f"DEFAULT {a_col.default}" if a_col.default is not None else "no default"
-            c_def = f"DEFAULT {c_col.default}" if c_col.default is not None else "no default"
+            a_def = f"DEFAULT {show_expression(a_col.default)}" if a_col.default else "no default"
+            c_def = f"DEFAULT {show_expression(c_col.default)}" if c_col.default else "no default"
             verb = "drop the default" if c_col.default is None else "set the default"
             return f"column {col} has {a_def} in {actual} but {c_def} in {canonical}: {verb}"
         if kind is k.COLUMN_IDENTITY:
