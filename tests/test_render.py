@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -1062,19 +1063,36 @@ def test_replay_round_trip_availability_is_visible() -> None:
         pytest.skip(_NO_REPLAY)
 
 
-# --- real PostgreSQL (optional) -------------------------------------------------------------------
+# --- real PostgreSQL ---------------------------------------------------------------------------
 
-_PG_URL = os.environ.get("DDLGUARD_TEST_DATABASE_URL", "")
 _NO_PG = (
-    "set DDLGUARD_TEST_DATABASE_URL to a PostgreSQL server where throwaway databases may be "
-    "created (and have psql on PATH) to apply the fixes to real PostgreSQL"
+    "no PostgreSQL: set DDLGUARD_TEST_DATABASE_URL to a server where throwaway databases may be "
+    "created, or install the server binaries (initdb, pg_ctl) and psql"
 )
 
 
-def _psql(database: str, sql: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """DDLGUARD_TEST_DATABASE_URL, else a temporary cluster of ddlguard's own (in CI, .ci/run
+    makes sure the binaries are there, so this does not skip)."""
+    from ddlguard.postgres.server import find_binary, temporary_cluster
+
+    url = os.environ.get("DDLGUARD_TEST_DATABASE_URL", "")
+    if url and shutil.which("psql"):
+        yield url
+        return
+    if not (find_binary("initdb") and find_binary("pg_ctl") and shutil.which("psql")):
+        if os.environ.get("CI"):
+            raise RuntimeError(_NO_PG)
+        pytest.skip(_NO_PG)
+    with temporary_cluster() as c:
+        yield f"postgresql://{c.user}@/postgres?host={c.socket_dir}&port={c.port}"
+
+
+def _psql(url: str, database: str, sql: str) -> subprocess.CompletedProcess[str]:
     script = f"\\connect {database}\n{sql}" if database else sql
     return subprocess.run(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", _PG_URL],
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url],
         input=script,
         text=True,
         capture_output=True,
@@ -1082,10 +1100,9 @@ def _psql(database: str, sql: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.skipif(not _PG_URL or shutil.which("psql") is None, reason=_NO_PG)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schema_pairs())
-def test_fix_applies_twice_on_postgresql(pair: tuple[Schema, Schema]) -> None:
+def test_fix_applies_twice_on_postgresql(pg_url: str, pair: tuple[Schema, Schema]) -> None:
     a, b = pair
     differences = diff(a, b)
     # Known limit: a type change that a CHECK the canonical schema drops still compares with
@@ -1093,16 +1110,16 @@ def test_fix_applies_twice_on_postgresql(pair: tuple[Schema, Schema]) -> None:
     retyped = {d.qname for d in differences if d.kind is DiffKind.COLUMN_TYPE}
     assume(not any(d.kind is DiffKind.EXTRA_CHECK and d.qname in retyped for d in differences))
     database = f"ddlguard_render_{uuid.uuid4().hex[:12]}"
-    created = _psql("", f"CREATE DATABASE {database};")
+    created = _psql(pg_url, "", f"CREATE DATABASE {database};")
     assert created.returncode == 0, created.stderr
     try:
         setup = _psql(
-            database, "CREATE EXTENSION IF NOT EXISTS pgcrypto;\n" + render_fix(diff(Schema(), a))
+            pg_url, database, "CREATE EXTENSION IF NOT EXISTS pgcrypto;\n" + render_fix(diff(Schema(), a))
         )
         assert setup.returncode == 0, setup.stderr
         fix = render_fix(differences)
         for run in ("first", "second"):
-            applied = _psql(database, fix)
+            applied = _psql(pg_url, database, fix)
             assert applied.returncode == 0, f"{run} run: {applied.stderr}\n{fix}"
     finally:
-        _psql("", f"DROP DATABASE IF EXISTS {database};")
+        _psql(pg_url, "", f"DROP DATABASE IF EXISTS {database};")

@@ -139,6 +139,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "reads it from the variable named by database-url-env")
     _common(verify)
 
+    init = sub.add_parser(
+        "init", formatter_class=_Formatter,
+        help="write a starting configuration detected from the repository",
+        description="Detect the migration folders and their order, the canonical schema "
+        "(schema.ts or schema.sql), snapshot-looking files and the migration tool, and write "
+        "ddlguard.toml (or a [tool.ddlguard] table in pyproject.toml) with each choice explained "
+        "in a comment.",
+    )
+    init.add_argument("root", nargs="?", type=Path, default=None, metavar="ROOT",
+                      help="the repository (default: the current folder)")
+    init.add_argument("--pyproject", action="store_true",
+                      help="append a [tool.ddlguard] table to pyproject.toml instead")
+    init.add_argument("--force", action="store_true", help="replace an existing configuration")
+    init.add_argument("--stdout", action="store_true",
+                      help="print the configuration instead of writing it")
+
     lock = sub.add_parser(
         "lock", formatter_class=_Formatter,
         help="write or refresh the migrations lock file",
@@ -511,6 +527,28 @@ def _database_url(given: str | None, config: Settings) -> str | None:
     return given
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    from ddlguard.init import InitError, detect, render_config, write_config
+
+    root = args.root or Path.cwd()
+    if not root.is_dir():
+        raise CliError(f"{root}: not a directory")
+    try:
+        detection = detect(root)
+        if args.stdout:
+            _emit(render_config(detection, pyproject=args.pyproject), None)
+            return EXIT_OK
+        written = write_config(root, force=args.force, pyproject=args.pyproject, detection=detection)
+    except InitError as exc:
+        raise CliError(str(exc)) from None
+    from ddlguard.sql.source import display_path
+
+    for line in detection.summary():
+        print(line)
+    print(f"wrote {display_path(written)}: review the comments, then run `ddlguard check`")
+    return EXIT_OK
+
+
 def _cmd_lock(args: argparse.Namespace) -> int:
     from ddlguard.checker import write_atomic
     from ddlguard.integrity import LockError, lock_path, render_lock
@@ -564,6 +602,7 @@ _COMMANDS = {
     "audit": _cmd_audit,
     "drift": _cmd_drift,
     "verify": _cmd_verify,
+    "init": _cmd_init,
     "lock": _cmd_lock,
     "rules": _cmd_rules,
 }

@@ -239,10 +239,16 @@ class Evaluator:
             table_name = f.get("table_name")
             return self._constraint_exists(name, table_name, schema)
         if "pg_constraint" in rels:
-            table_name = f.get("conrelid") or f.get("relname")
-            if table_name is not None:
-                table_name = self._split(table_name)[1]
-            return self._constraint_exists(f.get("conname"), table_name, None)
+            # conrelid = 'billing.accounts'::regclass names the schema too; unqualified, the
+            # table is looked up on the search path (the default schema).
+            rel = f.get("conrelid") or f.get("relname")
+            if rel is None:
+                return self._constraint_exists(f.get("conname"), None, None)
+            con_schema: str | None
+            con_schema, con_table = self._split(rel)
+            if "." not in rel and "relname" in f and "nspname" not in f:
+                con_schema = None  # pg_class.relname alone matches any schema
+            return self._constraint_exists(f.get("conname"), con_table, con_schema)
         if "pg_attribute" in rels:
             rel = f.get("attrelid") or f.get("relname")
             if rel is None or "attname" not in f:
