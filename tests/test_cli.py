@@ -451,7 +451,7 @@ STATEMENT_KINDS: list[tuple[str, str, str]] = [
     ("I401", "ALTER TABLE t1 ADD CONSTRAINT t1_id_key UNIQUE (id);", "ADD CONSTRAINT"),
     ("I402", "CREATE TYPE e1 AS ENUM ('a');", "CREATE"),
     ("I403", "CREATE DOMAIN d1 AS text;", "CREATE"),
-    ("I404", "ALTER TABLE t1 RENAME COLUMN c1 TO c2;", "ALTER"),
+    ("I404", "ALTER TABLE t1 RENAME COLUMN c5 TO c6;", "ALTER"),
     ("I405", "ALTER TYPE e1 ADD VALUE 'b';", "ALTER"),
     ("I406", "ALTER TYPE e1 RENAME VALUE 'a' TO 'z';", "ALTER"),
     ("I407", "CREATE ROLE r1 NOLOGIN;", "CREATE"),

@@ -295,6 +295,21 @@ RULES = [
         "Guard it in a DO block that checks pg_roles, or catch duplicate_object.",
     ),
     _rule(
+        "I408",
+        "uses-column-renamed-later",
+        "Statement that uses a column which a later statement of the same migration renames or drops",
+        _RERUN + " On the second run the column no longer exists, and PostgreSQL resolves column "
+        "names before it looks at IF NOT EXISTS, so even `CREATE INDEX IF NOT EXISTS` fails with "
+        "`column does not exist`. Found by comparing ddlguard's static rules with a real "
+        "PostgreSQL running the migrations twice.",
+        "CREATE INDEX IF NOT EXISTS idx_cw_server_url ON connectwise_credentials (server_url);\n"
+        "ALTER TABLE connectwise_credentials RENAME COLUMN server_url TO base_url;",
+        "ALTER TABLE connectwise_credentials RENAME COLUMN server_url TO base_url;  -- guarded\n"
+        "CREATE INDEX IF NOT EXISTS idx_cw_base_url ON connectwise_credentials (base_url);",
+        "Rename (guarded) first and use the new name afterwards, or guard the statement with a "
+        "check that the column exists.",
+    ),
+    _rule(
         "I501",
         "create-index-without-name",
         "CREATE INDEX without an index name",
@@ -496,9 +511,19 @@ class _State:
     fresh: set[str] = field(default_factory=set)
     # Temporary tables created in the file: session data, nothing persists between runs.
     temp: set[str] = field(default_factory=set)
+    # Where in the file each object is dropped or renamed away: key -> statement positions.
+    gone_at: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
+    # Objects created (with or without IF NOT EXISTS) earlier in the file.
+    created: set[tuple[str, ...]] = field(default_factory=set)
+    position: int = 0
 
     def is_fresh(self, table: str) -> bool:
         return table.lower() in self.fresh
+
+    def gone_later(self, key: tuple[str, ...]) -> bool:
+        """Whether a later statement of the file drops or renames this object away: then it does
+        not exist when the file starts again, and creating it cannot fail."""
+        return any(i > self.position for i in self.gone_at.get(key, ()))
 
 
 def check(ctx: FileContext) -> None:
@@ -506,12 +531,135 @@ def check(ctx: FileContext) -> None:
     if mode == "off":
         return
     state = _State()
-    for stmt in ctx.parsed.statements:
+    for i, stmt in enumerate(ctx.parsed.statements):
+        if stmt.context != "function":
+            for key in _gone_keys(stmt):
+                state.gone_at.setdefault(key, []).append(i)
+    for i, stmt in enumerate(ctx.parsed.statements):
+        state.position = i
         handler = _HANDLERS.get(stmt.kind)
-        if handler is None:
+        if handler is not None:
+            exempt = mode == "outside-transaction" and stmt.in_transaction
+            handler(ctx, stmt, state, exempt)
+            if stmt.context != "function" and not exempt:
+                _uses_vanishing_column(ctx, stmt, state)
+        if stmt.context != "function":
+            state.created |= _created_keys(stmt)
+
+
+def _gone_keys(stmt: Statement) -> list[tuple[str, ...]]:
+    """Objects a statement drops or renames away."""
+    n = stmt.node
+    out: list[tuple[str, ...]] = []
+    if stmt.kind == "DropStmt":
+        kind = _DROP_KINDS.get(str(n.get("removeType", "")), ("", "", 1))[0]
+        for obj in n.get("objects") or []:
+            names = nodes.object_names(obj)
+            if names and kind:
+                out.append((kind, names[-1].lower()))
+    elif stmt.kind == "AlterTableStmt":
+        _, table = nodes.rangevar(n.get("relation"))
+        for item in n.get("cmds") or []:
+            cmd = item.get("AlterTableCmd", {})
+            if cmd.get("subtype") == "AT_DropColumn" and cmd.get("name"):
+                out.append(("column", table.lower(), str(cmd["name"]).lower()))
+            elif cmd.get("subtype") == "AT_DropConstraint" and cmd.get("name"):
+                out.append(("constraint", table.lower(), str(cmd["name"]).lower()))
+    elif stmt.kind == "RenameStmt":
+        rtype = n.get("renameType")
+        _, rel = nodes.rangevar(n.get("relation"))
+        if rtype == "OBJECT_COLUMN" and rel:
+            out.append(("column", rel.lower(), str(n.get("subname", "")).lower()))
+        elif rtype == "OBJECT_TABCONSTRAINT" and rel:
+            out.append(("constraint", rel.lower(), str(n.get("subname", "")).lower()))
+        elif rtype in ("OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_SEQUENCE", "OBJECT_VIEW") and rel:
+            kind = {
+                "OBJECT_TABLE": "table",
+                "OBJECT_INDEX": "index",
+                "OBJECT_SEQUENCE": "sequence",
+                "OBJECT_VIEW": "view",
+            }[str(rtype)]
+            out.append((kind, rel.lower()))
+    return out
+
+
+def _created_keys(stmt: Statement) -> set[tuple[str, ...]]:
+    """Objects a statement creates (so that a later DROP of them cannot fail)."""
+    n = stmt.node
+    out: set[tuple[str, ...]] = set()
+    if stmt.kind == "CreateStmt":
+        _, table = nodes.rangevar(n.get("relation"))
+        out.add(("table", table.lower()))
+    elif stmt.kind == "IndexStmt" and n.get("idxname"):
+        out.add(("index", str(n["idxname"]).lower()))
+    elif stmt.kind == "CreateSeqStmt":
+        out.add(("sequence", nodes.rangevar(n.get("sequence"))[1].lower()))
+    elif stmt.kind == "ViewStmt":
+        out.add(("view", nodes.rangevar(n.get("view"))[1].lower()))
+    elif stmt.kind == "CreateEnumStmt":
+        names = nodes.strings(n.get("typeName"))
+        if names:
+            out.add(("type", names[-1].lower()))
+    elif stmt.kind == "AlterTableStmt":
+        _, table = nodes.rangevar(n.get("relation"))
+        for item in n.get("cmds") or []:
+            cmd = item.get("AlterTableCmd", {})
+            if cmd.get("subtype") == "AT_AddColumn":
+                col = cmd.get("def", {}).get("ColumnDef", {}).get("colname", "")
+                out.add(("column", table.lower(), str(col).lower()))
+            elif cmd.get("subtype") == "AT_AddConstraint":
+                name = cmd.get("def", {}).get("Constraint", {}).get("conname")
+                if name:
+                    out.add(("constraint", table.lower(), str(name).lower()))
+    return out
+
+
+def _uses_vanishing_column(ctx: FileContext, stmt: Statement, state: _State) -> None:
+    """I408: a statement that uses a column which a later statement of the file renames or drops.
+    On the second run the column is gone, and PostgreSQL resolves column names before it honours
+    IF NOT EXISTS, so the statement fails."""
+    n = stmt.node
+    uses: list[tuple[str, str, int, int]] = []  # table, column, start, end
+    if stmt.kind == "IndexStmt":
+        _, table = nodes.rangevar(n.get("relation"))
+        for col in nodes.index_columns(n.get("indexParams")):
+            uses.append((table, col, stmt.start, stmt.end))
+    elif stmt.kind == "AlterTableStmt":
+        _, table = nodes.rangevar(n.get("relation"))
+        spans = nodes.alter_table_cmd_spans(stmt)
+        for i, item in enumerate(n.get("cmds") or []):
+            cmd = item.get("AlterTableCmd", {})
+            start, end = spans[i] if spans else (stmt.start, stmt.end)
+            sub = cmd.get("subtype")
+            if sub in (
+                "AT_ColumnDefault",
+                "AT_SetNotNull",
+                "AT_DropNotNull",
+                "AT_AlterColumnType",
+            ) and cmd.get("name"):
+                uses.append((table, str(cmd["name"]), start, end))
+            elif sub == "AT_AddConstraint":
+                con = cmd.get("def", {}).get("Constraint", {})
+                for col in nodes.strings(con.get("keys")) or nodes.strings(con.get("fk_attrs")):
+                    uses.append((table, col, start, end))
+    seen: set[tuple[str, str]] = set()
+    for table, col, start, end in uses:
+        key = ("column", table.lower(), col.lower())
+        if (table, col) in seen or not state.gone_later(key):
             continue
-        exempt = mode == "outside-transaction" and stmt.in_transaction
-        handler(ctx, stmt, state, exempt)
+        if key in state.created or state.is_fresh(table):
+            continue  # the column is added again earlier in the same file each run
+        seen.add((table, col))
+        ctx.report(
+            "I408",
+            stmt,
+            start,
+            end,
+            f"uses column {col} of {table}, which a later statement of this migration renames or "
+            f"drops: on the second run the column is gone and this statement fails (PostgreSQL "
+            f"resolves columns before IF NOT EXISTS)",
+            obj=_obj(ctx, None, table) + f".{col}",
+        )
 
 
 Handler = Callable[[FileContext, Statement, _State, bool], None]
@@ -543,9 +691,7 @@ _CREATE_KIND = {
 }
 
 
-def _create_if_not_exists(
-    code: str, what: str, keyword: tuple[str, ...]
-) -> Handler:
+def _create_if_not_exists(code: str, what: str, keyword: tuple[str, ...]) -> Handler:
     kind, errors = _CREATE_KIND[code]
 
     def handle(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
@@ -582,10 +728,16 @@ def _create_if_not_exists(
             return
         if (kind, name.lower()) in state.dropped or guarded(stmt, [name], errors):
             return
+        if state.gone_later((kind, name.lower())):
+            return
         keyword_tok = nodes.find_tokens(stmt, keyword, stmt.start)
         at = keyword_tok.end if keyword_tok else None
         fix = insertion_fix(stmt, at, " IF NOT EXISTS", "add IF NOT EXISTS")
-        obj = name if stmt.kind in ("CreateSchemaStmt", "CreateExtensionStmt") else _obj(ctx, schema, name)
+        obj = (
+            name
+            if stmt.kind in ("CreateSchemaStmt", "CreateExtensionStmt")
+            else _obj(ctx, schema, name)
+        )
         shown = nodes.display_name(schema, name)
         ctx.report(
             code,
@@ -647,6 +799,8 @@ def _create_index(ctx: FileContext, stmt: Statement, state: _State, exempt: bool
         return
     if ("index", idxname.lower()) in state.dropped or guarded(stmt, [idxname], DUPLICATE_TABLE):
         return
+    if state.gone_later(("index", idxname.lower())):
+        return
     tok = nodes.find_tokens(stmt, ("INDEX",), stmt.start)
     at = None
     if tok is not None:
@@ -701,7 +855,11 @@ def _drop(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> Non
             continue
         if kind in ("trigger", "policy", "rule"):
             # objects: [table..., name]
-            key: tuple[str, ...] = (kind, names[-1].lower(), names[-2].lower() if len(names) > 1 else "")
+            key: tuple[str, ...] = (
+                kind,
+                names[-1].lower(),
+                names[-2].lower() if len(names) > 1 else "",
+            )
         else:
             key = (kind, names[-1].lower())
         # A drop inside an IF that tests this object (say, its old shape) happens once, not on
@@ -714,6 +872,8 @@ def _drop(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> Non
             state.dropped_tables.setdefault(names[-1].lower(), stmt)
     if n.get("missing_ok") or exempt:
         return
+    if names_all and all(x and (kind, x[-1].lower()) in state.created for x in names_all):
+        return  # created earlier in this file: it is there to drop on every run
     shown = ", ".join(".".join(x) for x in names_all if x)
     if guarded(stmt, [x[-1] for x in names_all if x], UNDEFINED):
         return
@@ -765,9 +925,13 @@ def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
         if sub == "AT_AddColumn":
             col = cmd.get("def", {}).get("ColumnDef", {})
             colname = str(col.get("colname", ""))
-            if cmd.get("missing_ok") or guarded(stmt, [colname], frozenset({"42701"}), also=[table]):
+            if cmd.get("missing_ok") or guarded(
+                stmt, [colname], frozenset({"42701"}), also=[table]
+            ):
                 continue
             if ("column", table.lower(), colname.lower()) in state.dropped:
+                continue
+            if state.gone_later(("column", table.lower(), colname.lower())):
                 continue
             at = stmt.loc(col.get("location"))
             ctx.report(
@@ -782,8 +946,12 @@ def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
             )
         elif sub == "AT_DropColumn":
             colname = str(cmd.get("name", ""))
-            if cmd.get("missing_ok") or guarded(stmt, [colname], frozenset({"42703"}), also=[table]):
+            if cmd.get("missing_ok") or guarded(
+                stmt, [colname], frozenset({"42703"}), also=[table]
+            ):
                 continue
+            if ("column", table.lower(), colname.lower()) in state.created:
+                continue  # added earlier in this file: there to drop on every run
             tok = nodes.find_tokens(stmt, ("DROP",), start)
             at = None
             if tok is not None:
@@ -803,6 +971,8 @@ def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
             conname = str(cmd.get("name", ""))
             if cmd.get("missing_ok") or guarded(stmt, [conname], frozenset({"42704"})):
                 continue
+            if ("constraint", table.lower(), conname.lower()) in state.created:
+                continue  # added earlier in this file: there to drop on every run
             tok = nodes.find_tokens(stmt, ("CONSTRAINT",), start)
             ctx.report(
                 "I203",
@@ -851,6 +1021,8 @@ def _add_constraint(
         errors = NOTHING
     if conname:
         if ("constraint", table.lower(), str(conname).lower()) in state.dropped:
+            return
+        if state.gone_later(("constraint", table.lower(), str(conname).lower())):
             return
         if guarded(stmt, [conname], errors):
             return
@@ -1070,8 +1242,14 @@ def _rename(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> N
     newname = str(n.get("newname", ""))
     schema, rel = nodes.rangevar(n.get("relation"))
     obj: str | None
-    if rtype in ("OBJECT_COLUMN", "OBJECT_TABCONSTRAINT", "OBJECT_TRIGGER", "OBJECT_POLICY",
-                 "OBJECT_ATTRIBUTE", "OBJECT_DOMCONSTRAINT"):
+    if rtype in (
+        "OBJECT_COLUMN",
+        "OBJECT_TABCONSTRAINT",
+        "OBJECT_TRIGGER",
+        "OBJECT_POLICY",
+        "OBJECT_ATTRIBUTE",
+        "OBJECT_DOMCONSTRAINT",
+    ):
         old = str(n.get("subname", ""))
         where = f" on {rel}" if rel else ""
         obj = _obj(ctx, schema, rel) + f".{old}" if rel else old
@@ -1197,6 +1375,8 @@ def _insert(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> N
         return
     if table.lower() in state.dropped_tables or table.lower() in state.temp:
         return
+    if ("table", table.lower()) in state.created and state.gone_later(("table", table.lower())):
+        return  # created and dropped again by this file: empty at every start
     if guarded(stmt, [table], frozenset({"23505"})):
         return
     ctx.report(
