@@ -455,6 +455,8 @@ STATEMENT_KINDS: list[tuple[str, str, str]] = [
     ("I405", "ALTER TYPE e1 ADD VALUE 'b';", "ALTER"),
     ("I406", "ALTER TYPE e1 RENAME VALUE 'a' TO 'z';", "ALTER"),
     ("I407", "CREATE ROLE r1 NOLOGIN;", "CREATE"),
+    ("I408", "CREATE INDEX IF NOT EXISTS i9 ON t1 (c7);", "CREATE"),
+    ("I404", "ALTER TABLE t1 RENAME COLUMN c7 TO c8;", "ALTER"),
     ("I501", "CREATE INDEX ON t2 (id);", "CREATE"),
     ("I601", "INSERT INTO t1 (id) VALUES (1);", "INSERT"),
     ("I701", "DROP TABLE IF EXISTS t3 CASCADE;", "DROP"),
