@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ddlguard.findings import Category, Finding, Fix, Rule, Severity
-from ddlguard.rules.registry import register
+from ddlguard.findings import Category, Finding, Fix, Severity
+from ddlguard.rules.registry import RuleMaker, register
 
 if TYPE_CHECKING:
     # Imported when used: the rule registry (and so every `ddlguard check`) loads this module.
@@ -22,28 +22,7 @@ if TYPE_CHECKING:
     from ddlguard.schema.model import Origin
 
 
-def _rule(
-    code: str,
-    name: str,
-    summary: str,
-    why: str,
-    bad: str,
-    good: str,
-    fix_hint: str,
-    *,
-    severity: Severity = Severity.ERROR,
-) -> Rule:
-    return Rule(
-        code=code,
-        name=name,
-        category=Category.DRIFT,
-        severity=severity,
-        summary=summary,
-        why=why,
-        bad=bad,
-        good=good,
-        fix_hint=fix_hint,
-    )
+_rule = RuleMaker(Category.DRIFT, Severity.ERROR)
 
 
 _STORY = (

@@ -6,37 +6,13 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ddlguard.findings import Category, Fix, Rule, Severity
+from ddlguard.findings import Category, Fix, Severity
 from ddlguard.rules.base import FileContext, insertion_fix
-from ddlguard.rules.registry import register
+from ddlguard.rules.registry import RuleMaker, register
 from ddlguard.sql import nodes
 from ddlguard.sql.statements import Node, Statement
 
-
-def _rule(
-    code: str,
-    name: str,
-    summary: str,
-    why: str,
-    bad: str,
-    good: str,
-    fix_hint: str,
-    *,
-    fixable: bool = False,
-    severity: Severity = Severity.ERROR,
-) -> Rule:
-    return Rule(
-        code=code,
-        name=name,
-        category=Category.IDEMPOTENCY,
-        severity=severity,
-        summary=summary,
-        why=why,
-        bad=bad,
-        good=good,
-        fix_hint=fix_hint,
-        fixable=fixable,
-    )
+_rule = RuleMaker(Category.IDEMPOTENCY, Severity.ERROR)
 
 
 _RERUN = (

@@ -2,31 +2,10 @@
 
 from __future__ import annotations
 
-from ddlguard.findings import Category, Rule, Severity
-from ddlguard.rules.registry import register
+from ddlguard.findings import Category, Severity
+from ddlguard.rules.registry import RuleMaker, register
 
-
-def _rule(
-    code: str,
-    name: str,
-    summary: str,
-    why: str,
-    bad: str,
-    good: str,
-    fix_hint: str,
-    severity: Severity = Severity.ERROR,
-) -> Rule:
-    return Rule(
-        code=code,
-        name=name,
-        category=Category.INTEGRITY,
-        severity=severity,
-        summary=summary,
-        why=why,
-        bad=bad,
-        good=good,
-        fix_hint=fix_hint,
-    )
+_rule = RuleMaker(Category.INTEGRITY, Severity.ERROR)
 
 
 _APPLIED = (
@@ -70,7 +49,7 @@ RULES = [
         "migrations/0007_add_tags.sql   (new, `ddlguard lock` not run)",
         "migrations/0007_add_tags.sql   (and migrations.lock updated by `ddlguard lock`)",
         "Run `ddlguard lock` and commit the lock file with the migration.",
-        Severity.WARNING,
+        severity=Severity.WARNING,
     ),
     _rule(
         "M104",

@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from ddlguard.configfile import naming_regex
-from ddlguard.findings import Category, Rule, Severity
+from ddlguard.findings import Category, Severity
 from ddlguard.rules.base import FileContext
-from ddlguard.rules.registry import register
+from ddlguard.rules.registry import RuleMaker, register
 from ddlguard.sql import nodes
 from ddlguard.sql.statements import Node, Statement
 
@@ -20,32 +20,7 @@ _PLAIN_IDENT = re.compile(r"^[a-z_\u0080-\U0010ffff][a-z0-9_$\u0080-\U0010ffff]*
 MAX_IDENTIFIER_BYTES = 63
 
 
-def _rule(
-    code: str,
-    name: str,
-    summary: str,
-    why: str,
-    bad: str,
-    good: str,
-    fix_hint: str,
-    *,
-    severity: Severity = Severity.WARNING,
-    default: bool = True,
-    off_reason: str = "",
-) -> Rule:
-    return Rule(
-        code=code,
-        name=name,
-        category=Category.NAMING,
-        severity=severity,
-        summary=summary,
-        why=why,
-        bad=bad,
-        good=good,
-        fix_hint=fix_hint,
-        enabled_by_default=default,
-        off_by_default_reason=off_reason,
-    )
+_rule = RuleMaker(Category.NAMING, Severity.WARNING)
 
 
 _TEMPLATE_NOTE = (

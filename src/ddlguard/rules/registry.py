@@ -4,9 +4,48 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ddlguard.findings import Category, Rule
+from ddlguard.findings import Category, Rule, Severity
 
 RULES: dict[str, Rule] = {}
+
+
+class RuleMaker:
+    """Builds the rules of one category with its default severity: ``_rule = RuleMaker(...)``
+    in each category module, then ``_rule(code, name, summary, why, bad, good, fix_hint)``."""
+
+    def __init__(self, category: Category, severity: Severity) -> None:
+        self.category = category
+        self.severity = severity
+
+    def __call__(
+        self,
+        code: str,
+        name: str,
+        summary: str,
+        why: str,
+        bad: str,
+        good: str,
+        fix_hint: str,
+        *,
+        severity: Severity | None = None,
+        fixable: bool = False,
+        default: bool = True,
+        off_reason: str = "",
+    ) -> Rule:
+        return Rule(
+            code=code,
+            name=name,
+            category=self.category,
+            severity=severity or self.severity,
+            summary=summary,
+            why=why,
+            bad=bad,
+            good=good,
+            fix_hint=fix_hint,
+            enabled_by_default=default,
+            fixable=fixable,
+            off_by_default_reason=off_reason,
+        )
 _BY_NAME: dict[str, Rule] = {}
 
 
