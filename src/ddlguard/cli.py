@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         "audit", formatter_class=_Formatter,
         help="check a whole repository and print a report a person reads",
         description="Everything at once for a whole repository: all rules on every .sql file "
-        "below ROOT (default: the current folder), with a summary by category and file.",
+        "below ROOT (default: the current folder), migration-set integrity, and drift of the "
+        "migrations and snapshots against the canonical schema when one is configured; with a "
+        "summary by category and file.",
     )
     audit.add_argument("root", nargs="?", type=Path, default=None, metavar="ROOT")
     _common(audit)
@@ -429,6 +431,15 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     except UsageError as exc:
         raise CliError(str(exc)) from None
     _add_integrity(result, config, migrations, checker.enabled)
+    if config.canonical is not None and (config.migrations or config.snapshots):
+        from ddlguard.drift import DriftError, run_drift
+        from ddlguard.findings import Finding
+
+        try:
+            drifted, _ = run_drift(config, enabled=checker.enabled)
+        except DriftError as exc:
+            raise CliError(str(exc)) from None
+        result.findings = sorted([*result.findings, *drifted.findings], key=Finding.sort_key)
     return _report(
         result, args, config, f"ddlguard audit of {root.resolve().name}", breakdown=True
     )
