@@ -35,7 +35,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _common(p: argparse.ArgumentParser, *, output: bool = True) -> None:
-    g = p.add_argument_group("options")
+    g = p.add_argument_group("common options")
     g.add_argument("--config", metavar="FILE", type=Path,
                    help="configuration file (default: ddlguard.toml, .ddlguard.toml or "
                    "[tool.ddlguard] in pyproject.toml, searched upward)")
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser(
         "audit", formatter_class=_Formatter,
-        help="check a whole repository and print a report a person reads",
+        help="everything at once for a repository: rules, integrity, drift; a report to read",
         description="Everything at once for a whole repository: all rules on every .sql file "
         "below ROOT (default: the current folder), migration-set integrity, and drift of the "
         "migrations and snapshots against the canonical schema when one is configured; with a "
