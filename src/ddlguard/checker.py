@@ -129,19 +129,14 @@ class Checker:
     def _decode_finding(self, display: str, problem: DecodeProblem) -> list[Finding]:
         if "E002" not in self.enabled:
             return []
-        rule = registry.RULES["E002"]
         return [
-            Finding(
-                code=rule.code,
-                rule=rule.name,
-                category=rule.category,
-                severity=rule.severity,
-                path=display,
+            registry.make_finding(
+                "E002",
+                display,
+                problem.message,
                 line=problem.line,
                 column=problem.column,
-                end_line=problem.line,
                 end_column=problem.column + 1,
-                message=problem.message,
             )
         ]
 

@@ -480,7 +480,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from ddlguard.checker import Checker, UsageError
-    from ddlguard.drift import DriftError, _load_all, read_canonical
+    from ddlguard.drift import DriftError, load_sql_files, read_canonical
     from ddlguard.findings import Finding, Result
     from ddlguard.postgres.server import PostgresError
     from ddlguard.postgres.verify import verify
@@ -495,7 +495,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         for pattern in missing:
             raise CliError(f"{pattern!r} in the configuration matches no file")
         cwd = Path.cwd()
-        files = _load_all(migrations, cwd)
+        files = load_sql_files(migrations, cwd)
         progress = _Progress(sys.stderr.isatty() and not args.quiet, "verifying")
         try:
             findings, live, statements = verify(

@@ -14,7 +14,7 @@ class DriftError(Exception):
     """Drift cannot be computed (no canonical schema, an unreadable file): exit status 2."""
 
 
-def _load_all(paths: list[Path], cwd: Path) -> list[SqlFile]:
+def load_sql_files(paths: list[Path], cwd: Path) -> list[SqlFile]:
     from ddlguard.sql.source import ReadError
 
     files: list[SqlFile] = []
@@ -141,7 +141,7 @@ def run_drift(
     fix_sql = ""
     total = len(migrations) + len(snapshots)
     if migrations:
-        files = _load_all(migrations, cwd)
+        files = load_sql_files(migrations, cwd)
         replayed = replay(files, default_schema=config.default_schema)
         differences = diff(replayed.schema, canonical)  # type: ignore[arg-type]
         findings += drift_findings(differences, source_label="the migrations", cwd=cwd)
@@ -150,7 +150,7 @@ def run_drift(
         if progress is not None:
             progress(len(migrations), total)
     for i, snap in enumerate(snapshots, 1):
-        (file,) = _load_all([snap], cwd)
+        (file,) = load_sql_files([snap], cwd)
         replayed = replay([file], default_schema=config.default_schema)
         differences = diff(replayed.schema, canonical)  # type: ignore[arg-type]
         findings += drift_findings(differences, source_label=file.display, cwd=cwd)

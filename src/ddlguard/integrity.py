@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ddlguard.configfile import Settings
 from ddlguard.findings import Finding
-from ddlguard.rules.registry import RULES, _load_all
+from ddlguard.rules.registry import make_finding
 from ddlguard.sql.source import display_path
 
 LOCK_NAME = "migrations.lock"
@@ -121,22 +121,7 @@ def read_lock(path: Path) -> tuple[str | None, list[LockEntry], list[tuple[int, 
 
 
 def _finding(code: str, path: str, line: int, message: str, obj: str | None = None) -> Finding:
-    _load_all()
-    rule = RULES[code]
-    return Finding(
-        code=code,
-        rule=rule.name,
-        category=rule.category,
-        severity=rule.severity,
-        path=path,
-        line=line,
-        column=1,
-        end_line=line,
-        end_column=1,
-        message=message,
-        object=obj,
-        anchor_lines=(line,),
-    )
+    return make_finding(code, path, message, line=line, obj=obj)
 
 
 def version_of(path: Path) -> int | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ddlguard.findings import Finding
-from ddlguard.rules.registry import RULES, _load_all
+from ddlguard.rules.registry import make_finding
 from ddlguard.sql.source import SqlFile
 from ddlguard.sql.statements import Statement, parse
 
@@ -71,31 +71,27 @@ def table_states(conn: Any) -> dict[str, tuple[int, int]]:
 
     out: dict[str, tuple[int, int]] = {}
     for oid, nsp, rel in rows:
-        count = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(nsp), sql.Identifier(rel))).fetchone()[0]
+        count = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(nsp), sql.Identifier(rel))
+        ).fetchone()[0]
         out[f"{nsp}.{rel}"] = (int(oid), int(count))
     return out
 
 
-def _finding(code: str, file: SqlFile, stmt: Statement | None, message: str, obj: str | None = None) -> Finding:
-    _load_all()
-    rule = RULES[code]
-    start = stmt.start if stmt is not None else 0
-    end = stmt.end if stmt is not None else 0
-    line, col = file.index.position(start)
-    end_line, end_col = file.index.position(end)
-    return Finding(
-        code=code,
-        rule=rule.name,
-        category=rule.category,
-        severity=rule.severity,
-        path=file.display,
+def _finding(
+    code: str, file: SqlFile, stmt: Statement | None, message: str, obj: str | None = None
+) -> Finding:
+    line, col = file.index.position(stmt.start if stmt is not None else 0)
+    end_line, end_col = file.index.position(stmt.end if stmt is not None else 0)
+    return make_finding(
+        code,
+        file.display,
+        message,
         line=line,
         column=col,
         end_line=end_line,
         end_column=end_col,
-        message=message,
-        object=obj,
-        anchor_lines=(line,),
+        obj=obj,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ddlguard.findings import Category, Rule, Severity
+from ddlguard.findings import Category, Finding, Rule, Severity
 
 RULES: dict[str, Rule] = {}
 
@@ -46,6 +46,8 @@ class RuleMaker:
             fixable=fixable,
             off_by_default_reason=off_reason,
         )
+
+
 _BY_NAME: dict[str, Rule] = {}
 
 
@@ -61,6 +63,36 @@ def get_rule(code_or_name: str) -> Rule | None:
     """Look a rule up by its code (case-insensitive) or its kebab-case name."""
     _load_all()
     return RULES.get(code_or_name.upper()) or _BY_NAME.get(code_or_name.lower())
+
+
+def make_finding(
+    code: str,
+    path: str,
+    message: str,
+    *,
+    line: int = 1,
+    column: int = 1,
+    end_line: int | None = None,
+    end_column: int | None = None,
+    obj: str | None = None,
+) -> Finding:
+    """A finding of rule ``code`` that no FileContext produced (file-level, integrity, verify)."""
+    _load_all()
+    rule = RULES[code]
+    return Finding(
+        code=code,
+        rule=rule.name,
+        category=rule.category,
+        severity=rule.severity,
+        path=path,
+        line=line,
+        column=column,
+        end_line=end_line if end_line is not None else line,
+        end_column=end_column if end_column is not None else column,
+        message=message,
+        object=obj,
+        anchor_lines=(line,),
+    )
 
 
 def all_rules() -> list[Rule]:
