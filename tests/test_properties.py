@@ -126,7 +126,10 @@ def test_fix_round_trip(picks: list[int], filler: list[str], crlf: bool, bom: bo
         again = Checker(Settings(root=Path(tmp)), cwd=Path(tmp)).run([path])
         fixed_codes = {_FIXABLE[p][1] for p in picks}
         assert not [f for f in again.findings if f.code in fixed_codes]
-        assert sorted(p.name for p in Path(tmp).iterdir()) == ["m.sql"]
+        # No temporary file left beside the migration; the result cache keeps to its own folder,
+        # which ignores itself in git.
+        assert sorted(p.name for p in Path(tmp).iterdir()) == [".ddlguard_cache", "m.sql"]
+        assert (Path(tmp) / ".ddlguard_cache" / ".gitignore").read_text().strip().endswith("*")
 
 
 # --- renderers --------------------------------------------------------------------------------

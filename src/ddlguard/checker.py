@@ -88,6 +88,7 @@ class Checker:
     cwd: Path = field(default_factory=Path.cwd)
     migration_paths: set[Path] = field(default_factory=set)
     enabled: set[str] = field(init=False)
+    _key_base: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         select = [*self.config.select, *self.select]
@@ -195,23 +196,90 @@ class Checker:
         *,
         fix: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        workers: int | None = None,
     ) -> Result:
+        """Check ``paths``: from the result cache where a file is unchanged, on several processes
+        for large sets (``workers``, default: the CPUs, or ``DDLGUARD_WORKERS``). The result is the
+        same, byte for byte, whichever way it was computed."""
         result = Result(findings=[])
         total = len(paths)
-        for i, path in enumerate(paths, 1):
-            report = self.check_file(path)
-            if fix and report.file is not None:
-                report, fixed = self._fix(report)
-                result.fixed += fixed
-            result.findings.extend(report.findings)
-            result.statements += report.statements
+        n = _worker_count(workers, total, fix)
+        if n > 1:
+            outcomes = self._run_parallel(paths, n, progress)
+        else:
+            outcomes = []
+            for i, path in enumerate(paths, 1):
+                outcomes.append(self._checked(path, fix=fix, result=result))
+                if progress is not None:
+                    progress(i, total)
+        for display, findings, statements, text in outcomes:
+            result.findings.extend(findings)
+            result.statements += statements
             result.files += 1
-            if report.text is not None:
-                result.sources[report.display] = report.text
-            if progress is not None:
-                progress(i, total)
+            if text is not None:
+                result.sources[display] = text
         result.findings.sort(key=Finding.sort_key)
         return result
+
+    def _checked(self, path: Path, *, fix: bool, result: Result) -> tuple[str, list[Finding], int, str | None]:
+        """One file's (display path, findings, statements, text), through the cache."""
+        from ddlguard import cache
+
+        use_cache = cache.enabled() and not fix
+        data: bytes | None = None
+        k = ""
+        if use_cache:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                data = None
+            if data is not None:
+                display = display_path(path, self.cwd)
+                k = cache.key(data, display=display, settings_key=self._settings_key(path))
+                hit = cache.load(self._cache_dir(), k)
+                if hit is not None:
+                    text = _text_of(data)
+                    return display, hit[0], hit[1], text
+        report = self.check_file(path)
+        if fix and report.file is not None:
+            report, fixed = self._fix(report)
+            result.fixed += fixed
+        if use_cache and data is not None:
+            cache.store(self._cache_dir(), k, report.findings, report.statements)
+        return report.display, report.findings, report.statements, report.text
+
+    def _run_parallel(
+        self, paths: Sequence[Path], n: int, progress: Callable[[int, int], None] | None
+    ) -> list[tuple[str, list[Finding], int, str | None]]:
+        from concurrent.futures import ProcessPoolExecutor
+
+        size = max(8, len(paths) // (n * 4))
+        chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+        args = (self.config, tuple(self.select), tuple(self.ignore), self.cwd, frozenset(self.migration_paths))
+        out: list[tuple[str, list[Finding], int, str | None]] = []
+        done = 0
+        with ProcessPoolExecutor(max_workers=n) as pool:
+            for part in pool.map(_check_chunk, [args] * len(chunks), chunks):
+                out.extend(part)
+                done += len(part)
+                if progress is not None:
+                    progress(done, len(paths))
+        return out
+
+    def _settings_key(self, path: Path) -> str:
+        if self._key_base is None:
+            import json
+
+            self._key_base = json.dumps(
+                [self.config.to_json(), sorted(self.enabled), str(self.config.root)], sort_keys=True
+            )
+        is_migration = not self.migration_paths or path.resolve() in self.migration_paths
+        return f"{self._key_base}|{is_migration}"
+
+    def _cache_dir(self) -> Path:
+        from ddlguard.configfile import CACHE_DIR, ensure_cache_dir
+
+        return ensure_cache_dir(self.config.root) or (self.config.root / CACHE_DIR)
 
     def _fix(self, report: FileReport) -> tuple[FileReport, int]:
         """Apply the mechanical fixes of a file in place (atomically), then check it again."""
@@ -243,6 +311,35 @@ class Checker:
             file = reloaded
             report = self._check_loaded(file)
         return report, applied
+
+
+def _worker_count(workers: int | None, files: int, fix: bool) -> int:
+    """Processes to use: one for small sets and for --fix (it writes files), else the CPUs."""
+    if workers is None:
+        env = os.environ.get("DDLGUARD_WORKERS")
+        workers = int(env) if env and env.isdigit() else (os.cpu_count() or 1)
+    if fix or files < 64:
+        return 1
+    return max(1, min(workers, files // 16))
+
+
+def _check_chunk(
+    args: tuple[Settings, tuple[str, ...], tuple[str, ...], Path, frozenset[Path]],
+    paths: list[Path],
+) -> list[tuple[str, list[Finding], int, str | None]]:
+    """A worker process's share: the same Checker, built again on this side."""
+    config, select, ignore, cwd, migration_paths = args
+    checker = Checker(config, select=select, ignore=ignore, cwd=cwd, migration_paths=set(migration_paths))
+    scratch = Result(findings=[])
+    return [checker._checked(p, fix=False, result=scratch) for p in paths]
+
+
+def _text_of(data: bytes) -> str | None:
+    """The text reports show for a cached file (the same decoding as a fresh check)."""
+    from ddlguard.sql.source import decode
+
+    decoded = decode(data)
+    return None if isinstance(decoded, DecodeProblem) else decoded[0]
 
 
 def _syntax_message(message: str) -> str:

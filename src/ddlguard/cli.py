@@ -54,6 +54,9 @@ def _common(p: argparse.ArgumentParser, *, output: bool = True) -> None:
                    "fail-on, else warning)")
     g.add_argument("--quiet", "-q", action="store_true",
                    help="print only the findings (one line each), no source or summary")
+    g.add_argument("--no-cache", action="store_true",
+                   help="do not read or write the result cache (.ddlguard_cache/); also "
+                   "DDLGUARD_NO_CACHE=1")
     g.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour in text output (default: auto, only on a terminal; NO_COLOR "
                    "and FORCE_COLOR are honoured)")
@@ -625,6 +628,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_ERROR
+    if getattr(args, "no_cache", False):
+        os.environ["DDLGUARD_NO_CACHE"] = "1"
     try:
         return _COMMANDS[args.command](args)
     except CliError as exc:
