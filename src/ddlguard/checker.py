@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ddlguard.configfile import natural_sort_key
 from ddlguard.findings import Finding, Result
 from ddlguard.rules import registry
 from ddlguard.rules.base import FileContext
@@ -26,17 +26,20 @@ class UsageError(Exception):
 
 
 # Folders never searched when a directory is given.
-_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox",
-              ".mypy_cache", ".ruff_cache", ".ddlguard_cache", "site-packages"}
-
-_NATURAL = re.compile(r"(\d+)")
-
-
-def natural_key(path: Path) -> list[object]:
-    parts: list[object] = []
-    for i, chunk in enumerate(_NATURAL.split(path.as_posix().lower())):
-        parts.append(int(chunk) if i % 2 else chunk)
-    return parts
+_SKIP_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    "node_modules",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".tox",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".ddlguard_cache",
+    "site-packages",
+}
 
 
 def sql_files_under(root: Path) -> list[Path]:
@@ -45,7 +48,7 @@ def sql_files_under(root: Path) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
         found.extend(Path(dirpath) / f for f in filenames if f.lower().endswith(".sql"))
-    return sorted(found, key=natural_key)
+    return sorted(found, key=lambda p: natural_sort_key(p.as_posix()))
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
@@ -89,6 +92,7 @@ class Checker:
     migration_paths: set[Path] = field(default_factory=set)
     enabled: set[str] = field(init=False)
     _key_base: str | None = field(default=None, init=False, repr=False)
+    _cache_folder: Path | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         select = [*self.config.select, *self.select]
@@ -99,10 +103,10 @@ class Checker:
         self.enabled = registry.resolve(select, ignore)
 
     # -- one file -------------------------------------------------------------------------------
-    def check_file(self, path: Path) -> FileReport:
+    def check_file(self, path: Path, data: bytes | None = None) -> FileReport:
         display = display_path(path, self.cwd)
         try:
-            loaded = load(path, self.cwd)
+            loaded = load(path, self.cwd, data)
         except ReadError as exc:
             raise UsageError(str(exc)) from None
         if isinstance(loaded, DecodeProblem):
@@ -114,7 +118,9 @@ class Checker:
         is_migration = not self.migration_paths or file.path.resolve() in self.migration_paths
         ctx = FileContext(file, parsed, self.config, self.enabled, is_migration=is_migration)
         for problem in parsed.errors:
-            ctx.report("E001", None, problem.offset, problem.offset, _syntax_message(problem.message))
+            ctx.report(
+                "E001", None, problem.offset, problem.offset, _syntax_message(problem.message)
+            )
         top = sum(1 for _ in parsed.top_level())
         if top == 0 and not parsed.errors and not file.meta_commands:
             what = "only comments" if file.text.strip() else "nothing"
@@ -172,7 +178,9 @@ class Checker:
             if s.used or unknown:
                 continue
             relevant = not s.codes or any(
-                registry.matches(c, r) for c in s.codes for r in registry.RULES.values()
+                registry.matches(c, r)
+                for c in s.codes
+                for r in registry.RULES.values()
                 if r.code in self.enabled
             )
             if relevant:
@@ -221,7 +229,9 @@ class Checker:
         result.findings.sort(key=Finding.sort_key)
         return result
 
-    def _checked(self, path: Path, *, fix: bool, result: Result) -> tuple[str, list[Finding], int, str | None]:
+    def _checked(
+        self, path: Path, *, fix: bool, result: Result
+    ) -> tuple[str, list[Finding], int, str | None]:
         """One file's (display path, findings, statements, text), through the cache."""
         from ddlguard import cache
 
@@ -240,7 +250,7 @@ class Checker:
                 if hit is not None:
                     text = _text_of(data)
                     return display, hit[0], hit[1], text
-        report = self.check_file(path)
+        report = self.check_file(path, data)
         if fix and report.file is not None:
             report, fixed = self._fix(report)
             result.fixed += fixed
@@ -255,7 +265,13 @@ class Checker:
 
         size = max(8, len(paths) // (n * 4))
         chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
-        args = (self.config, tuple(self.select), tuple(self.ignore), self.cwd, frozenset(self.migration_paths))
+        args = (
+            self.config,
+            tuple(self.select),
+            tuple(self.ignore),
+            self.cwd,
+            frozenset(self.migration_paths),
+        )
         out: list[tuple[str, list[Finding], int, str | None]] = []
         done = 0
         with ProcessPoolExecutor(max_workers=n) as pool:
@@ -277,9 +293,14 @@ class Checker:
         return f"{self._key_base}|{is_migration}"
 
     def _cache_dir(self) -> Path:
-        from ddlguard.configfile import CACHE_DIR, ensure_cache_dir
+        """The cache folder, created (with its .gitignore) once per run, not once per file."""
+        if self._cache_folder is None:
+            from ddlguard.configfile import CACHE_DIR, ensure_cache_dir
 
-        return ensure_cache_dir(self.config.root) or (self.config.root / CACHE_DIR)
+            self._cache_folder = ensure_cache_dir(self.config.root) or (
+                self.config.root / CACHE_DIR
+            )
+        return self._cache_folder
 
     def _fix(self, report: FileReport) -> tuple[FileReport, int]:
         """Apply the mechanical fixes of a file in place (atomically), then check it again."""
@@ -329,7 +350,9 @@ def _check_chunk(
 ) -> list[tuple[str, list[Finding], int, str | None]]:
     """A worker process's share: the same Checker, built again on this side."""
     config, select, ignore, cwd, migration_paths = args
-    checker = Checker(config, select=select, ignore=ignore, cwd=cwd, migration_paths=set(migration_paths))
+    checker = Checker(
+        config, select=select, ignore=ignore, cwd=cwd, migration_paths=set(migration_paths)
+    )
     scratch = Result(findings=[])
     return [checker._checked(p, fix=False, result=scratch) for p in paths]
 

@@ -512,7 +512,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
             canonical, extra, _ = read_canonical(config, cwd)
             findings += extra + drift_findings(
-                diff(live, canonical),  # type: ignore[arg-type]
+                diff(live, canonical),
                 source_label="the migrations applied to PostgreSQL",
                 cwd=cwd,
                 fallback=files[0].display if files else "migrations",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ddlguard.configfile import Settings
 from ddlguard.findings import Finding, Result
+from ddlguard.schema.model import Schema
 from ddlguard.sql.source import DecodeProblem, SqlFile, display_path, load
 
 
@@ -24,14 +25,16 @@ def load_sql_files(paths: list[Path], cwd: Path) -> list[SqlFile]:
         except ReadError as exc:
             raise DriftError(str(exc)) from None
         if isinstance(loaded, DecodeProblem):
-            raise DriftError(f"{display_path(p, cwd)}:{loaded.line}:{loaded.column}: {loaded.message}")
+            raise DriftError(
+                f"{display_path(p, cwd)}:{loaded.line}:{loaded.column}: {loaded.message}"
+            )
         files.append(loaded)
     return files
 
 
 def read_canonical(
     config: Settings, cwd: Path, *, drizzle_kit: bool = False
-) -> tuple[object, list[Finding], str]:
+) -> tuple[Schema, list[Finding], str]:
     """The canonical Schema, findings about what could not be read, and its display name."""
     from ddlguard.rules.drift import cannot_verify_findings
 
@@ -64,7 +67,9 @@ def read_canonical(
             findings += _drizzle_kit_check(path, read.schema, config, cwd, label)
         return read.schema, findings, label
     if drizzle_kit:
-        raise DriftError("--drizzle-kit needs a Drizzle canonical schema (canonical = { drizzle = ... })")
+        raise DriftError(
+            "--drizzle-kit needs a Drizzle canonical schema (canonical = { drizzle = ... })"
+        )
     from ddlguard.sources.sqlfile import read_sql_schema
 
     replayed = read_sql_schema(path, default_schema=config.default_schema)
@@ -72,7 +77,7 @@ def read_canonical(
 
 
 def _drizzle_kit_check(
-    path: Path, reader: object, config: Settings, cwd: Path, label: str
+    path: Path, reader: Schema, config: Settings, cwd: Path, label: str
 ) -> list[Finding]:
     """D902 for every way drizzle-kit's own export disagrees with ddlguard's static reading."""
     from dataclasses import replace
@@ -91,7 +96,7 @@ def _drizzle_kit_check(
     rule = RULES["D902"]
     out = []
     for f in drift_findings(
-        diff(kit, reader),  # type: ignore[arg-type]
+        diff(kit, reader),
         source_label="drizzle-kit export",
         canonical_label=f"ddlguard's reading of {label}",
         cwd=cwd,
@@ -143,7 +148,7 @@ def run_drift(
     if migrations:
         files = load_sql_files(migrations, cwd)
         replayed = replay(files, default_schema=config.default_schema)
-        differences = diff(replayed.schema, canonical)  # type: ignore[arg-type]
+        differences = diff(replayed.schema, canonical)
         findings += drift_findings(differences, source_label="the migrations", cwd=cwd)
         findings += _notes(replayed.notes)
         fix_sql = render_fix(differences, header=f"Brings the migrations in line with {label}.")
@@ -152,7 +157,7 @@ def run_drift(
     for i, snap in enumerate(snapshots, 1):
         (file,) = load_sql_files([snap], cwd)
         replayed = replay([file], default_schema=config.default_schema)
-        differences = diff(replayed.schema, canonical)  # type: ignore[arg-type]
+        differences = diff(replayed.schema, canonical)
         findings += drift_findings(differences, source_label=file.display, cwd=cwd)
         findings += _notes(replayed.notes)
         if progress is not None:
@@ -164,7 +169,7 @@ def run_drift(
 
 def _database_drift(
     config: Settings,
-    canonical: object,
+    canonical: Schema,
     findings: list[Finding],
     url: str,
     enabled: set[str],
@@ -185,11 +190,13 @@ def _database_drift(
         conn.read_only = True
         live = introspect(conn, default_schema=config.default_schema, label=label)
     except Exception as exc:  # psycopg errors: one line, password never shown
-        raise DriftError(f"cannot read the schema of {label}: {str(exc).strip().splitlines()[0]}") from None
+        raise DriftError(
+            f"cannot read the schema of {label}: {str(exc).strip().splitlines()[0]}"
+        ) from None
     finally:
         conn.close()
     found = findings + drift_findings(
-        diff(live, canonical),  # type: ignore[arg-type]
+        diff(live, canonical),
         source_label="the database",
         cwd=cwd,
         fallback=label,

@@ -213,9 +213,11 @@ def blank_meta_commands(text: str) -> tuple[str, list[tuple[int, str]]]:
     return "".join(chars), found
 
 
-def load(path: Path, cwd: Path | None = None) -> SqlFile | DecodeProblem:
-    """Read and decode one file; ReadError for files that cannot be read at all."""
-    data = read_bytes(path)
+def load(path: Path, cwd: Path | None = None, data: bytes | None = None) -> SqlFile | DecodeProblem:
+    """Read (unless ``data`` holds the bytes already) and decode one file; ReadError for files
+    that cannot be read at all."""
+    if data is None:
+        data = read_bytes(path)
     decoded = decode(data)
     if isinstance(decoded, DecodeProblem):
         return decoded
