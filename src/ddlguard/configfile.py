@@ -16,6 +16,7 @@ import tempfile
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,16 @@ def naming_regex(pattern: str, *, table: str = "", columns: Sequence[str] = ()) 
     The values are inserted literally (escaped); ``columns`` are joined with ``_``. Apply the result
     with ``re.search``: the user anchors a pattern with ``^`` and ``$`` when they mean the whole name.
     """
+    if "{" not in pattern:
+        return _compiled(pattern, "", "")
+    return _compiled(pattern, table, "_".join(columns))
+
+
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str, table: str, columns: str) -> re.Pattern[str]:
     if pattern in _PRESETS:
         return re.compile(_PRESETS[pattern])
-    filled = pattern.replace("{table}", re.escape(table)).replace(
-        "{columns}", re.escape("_".join(columns))
-    )
+    filled = pattern.replace("{table}", re.escape(table)).replace("{columns}", re.escape(columns))
     return re.compile(filled)
 
 
@@ -77,6 +83,15 @@ class NamingSettings:
     primary_key: str | None = None
     check: str | None = None
     migration_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SqlfluffSettings:
+    """``[sqlfluff]``: run sqlfluff's style rules too (``enabled``), with an optional extra sqlfluff
+    configuration file (``config``, relative to the ddlguard configuration's folder)."""
+
+    enabled: bool = False
+    config: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +118,7 @@ class Settings:
     fail_on: str = "warning"
     database_url_env: str = "DATABASE_URL"
     naming: NamingSettings = field(default_factory=NamingSettings)
+    sqlfluff: SqlfluffSettings = field(default_factory=SqlfluffSettings)
     path: Path | None = None
     root: Path = field(default_factory=Path.cwd)
 
@@ -119,6 +135,12 @@ class Settings:
         if self.canonical is None or self.canonical.path is None:
             return None
         return _absolute(self.root, self.canonical.path)
+
+    def sqlfluff_config_path(self) -> Path | None:
+        """``[sqlfluff] config`` as an absolute path, or None when not set."""
+        if self.sqlfluff.config is None:
+            return None
+        return _absolute(self.root, self.sqlfluff.config)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -142,6 +164,7 @@ class Settings:
             fail_on=data["fail_on"],
             database_url_env=data["database_url_env"],
             naming=NamingSettings(**data["naming"]),
+            sqlfluff=SqlfluffSettings(**data["sqlfluff"]),
             path=path,
             root=root,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 
 class Category(StrEnum):
@@ -100,6 +101,23 @@ class Result:
     fixed: int = 0
     # path (as in findings) -> file text, so reports can show the offending source line.
     sources: dict[str, str] = field(default_factory=dict)
+    # path (as in findings) -> the file, read only when a report shows its lines (source()).
+    source_paths: dict[str, Path] = field(default_factory=dict)
+
+    def source(self, path: str) -> str | None:
+        """The text of a checked file, read (once) when a report first needs it."""
+        text = self.sources.get(path)
+        if text is None and path in self.source_paths:
+            from ddlguard.sql.source import DecodeProblem, decode
+
+            try:
+                decoded = decode(self.source_paths[path].read_bytes())
+            except OSError:
+                return None
+            if isinstance(decoded, DecodeProblem):
+                return None
+            text = self.sources[path] = decoded[0]
+        return text
 
     def failing(self, fail_on: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity.rank >= fail_on.rank]

@@ -41,7 +41,7 @@ def render_text(result: Result, color: bool = False, show_source: bool = True) -
     for finding in sorted_findings(result):
         out.append(_header(finding, color))
         if show_source:
-            out.extend(_snippet(finding, result.sources.get(finding.path), color))
+            out.extend(_snippet(finding, result.source(finding.path), color))
             out.append("")
     out.extend(_summary(result))
     return "\n".join(out) + "\n"

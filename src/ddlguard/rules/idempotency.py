@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -434,10 +433,25 @@ def _catches(condition: str, errors: frozenset[str]) -> bool:
 
 
 def _mentions(text: str, name: str) -> bool:
+    """Whether ``name`` occurs in ``text`` as a whole word (case-insensitive; ``$`` and ``_``
+    are word characters, as in SQL identifiers)."""
     if not name:
         return False
-    pattern = r"(?<![\w$])" + re.escape(name.lower()) + r"(?![\w$])"
-    return re.search(pattern, text.lower()) is not None
+    text = text.lower()
+    name = name.lower()
+    size = len(name)
+    i = text.find(name)
+    while i != -1:
+        before = text[i - 1] if i else " "
+        after = text[i + size] if i + size < len(text) else " "
+        if not _word_char(before) and not _word_char(after):
+            return True
+        i = text.find(name, i + 1)
+    return False
+
+
+def _word_char(ch: str) -> bool:
+    return ch.isalnum() or ch in "_$"
 
 
 def guarded(
@@ -595,17 +609,16 @@ def _uses_vanishing_column(ctx: FileContext, stmt: Statement, state: _State) -> 
     On the second run the column is gone, and PostgreSQL resolves column names before it honours
     IF NOT EXISTS, so the statement fails."""
     n = stmt.node
-    uses: list[tuple[str, str, int, int]] = []  # table, column, start, end
+    uses: list[tuple[str, str, int | None]] = []  # table, column, command index
+    spans = nodes.CmdSpans(stmt)
     if stmt.kind == "IndexStmt":
         _, table = nodes.rangevar(n.get("relation"))
         for col in nodes.index_columns(n.get("indexParams")):
-            uses.append((table, col, stmt.start, stmt.end))
+            uses.append((table, col, None))
     elif stmt.kind == "AlterTableStmt":
         _, table = nodes.rangevar(n.get("relation"))
-        spans = nodes.alter_table_cmd_spans(stmt)
         for i, item in enumerate(n.get("cmds") or []):
             cmd = item.get("AlterTableCmd", {})
-            start, end = spans[i] if spans else (stmt.start, stmt.end)
             sub = cmd.get("subtype")
             if sub in (
                 "AT_ColumnDefault",
@@ -613,19 +626,20 @@ def _uses_vanishing_column(ctx: FileContext, stmt: Statement, state: _State) -> 
                 "AT_DropNotNull",
                 "AT_AlterColumnType",
             ) and cmd.get("name"):
-                uses.append((table, str(cmd["name"]), start, end))
+                uses.append((table, str(cmd["name"]), i))
             elif sub == "AT_AddConstraint":
                 con = cmd.get("def", {}).get("Constraint", {})
                 for col in nodes.strings(con.get("keys")) or nodes.strings(con.get("fk_attrs")):
-                    uses.append((table, col, start, end))
+                    uses.append((table, col, i))
     seen: set[tuple[str, str]] = set()
-    for table, col, start, end in uses:
+    for table, col, cmd_index in uses:
         key = ("column", table.lower(), col.lower())
         if (table, col) in seen or not state.gone_later(key):
             continue
         if key in state.created or state.is_fresh(table):
             continue  # the column is added again earlier in the same file each run
         seen.add((table, col))
+        start, end = (stmt.start, stmt.end) if cmd_index is None else spans[cmd_index]
         ctx.report(
             "I408",
             stmt,
@@ -887,10 +901,9 @@ def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
     if state.is_fresh(table):
         return
     cmds = n.get("cmds") or []
-    spans = nodes.alter_table_cmd_spans(stmt)
+    spans = nodes.CmdSpans(stmt)
     for i, item in enumerate(cmds):
         cmd = item.get("AlterTableCmd", {})
-        start, end = spans[i] if spans else _whole(stmt)
         sub = cmd.get("subtype")
         if sub == "AT_DropConstraint" and cmd.get("name"):
             state.dropped.add(("constraint", table.lower(), str(cmd["name"]).lower()))
@@ -910,6 +923,7 @@ def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
             if state.gone_later(("column", table.lower(), colname.lower())):
                 continue
             at = stmt.loc(col.get("location"))
+            start, end = spans[i]
             ctx.report(
                 "I107",
                 stmt,
@@ -928,6 +942,7 @@ def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
                 continue
             if ("column", table.lower(), colname.lower()) in state.created:
                 continue  # added earlier in this file: there to drop on every run
+            start, end = spans[i]
             tok = nodes.find_tokens(stmt, ("DROP",), start)
             at = None
             if tok is not None:
@@ -949,6 +964,7 @@ def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
                 continue
             if ("constraint", table.lower(), conname.lower()) in state.created:
                 continue  # added earlier in this file: there to drop on every run
+            start, end = spans[i]
             tok = nodes.find_tokens(stmt, ("CONSTRAINT",), start)
             ctx.report(
                 "I203",
@@ -962,7 +978,7 @@ def _alter_table(ctx: FileContext, stmt: Statement, state: _State, exempt: bool)
             )
         elif sub == "AT_AddConstraint":
             con = cmd.get("def", {}).get("Constraint", {})
-            _add_constraint(ctx, stmt, state, con, schema, table, start, end)
+            _add_constraint(ctx, stmt, state, con, schema, table, spans, i)
 
 
 _CONTYPE = {
@@ -982,8 +998,8 @@ def _add_constraint(
     con: Node,
     schema: str | None,
     table: str,
-    start: int,
-    end: int,
+    spans: nodes.CmdSpans,
+    i: int,
 ) -> None:
     contype = _CONTYPE.get(str(con.get("contype")), str(con.get("contype", "")))
     conname = con.get("conname")
@@ -1002,6 +1018,7 @@ def _add_constraint(
             return
         if guarded(stmt, [conname], errors):
             return
+        start, end = spans[i]
         ctx.report(
             "I401",
             stmt,
@@ -1020,6 +1037,7 @@ def _add_constraint(
         effect = "fails when the migration runs again (the table already has a primary key)"
     else:
         effect = "adds another copy of the constraint every time the migration runs"
+    start, end = spans[i]
     ctx.report(
         "I401",
         stmt,

@@ -169,17 +169,28 @@ def _reserved() -> frozenset[str]:
     return frozenset(RESERVED_KEYWORDS) | frozenset(TYPE_FUNC_NAME_KEYWORDS)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Created:
-    """A name that a statement creates or renames to."""
+    """A name that a statement creates or renames to.
+
+    Where the name is written is looked up in the statement's tokens only when a finding needs
+    it (``offset``): most names are fine, and scanning every statement is the costly part.
+    """
 
     kind: str  # table, view, column, index, constraint, type, ...
     name: str
     table: str | None
     columns: tuple[str, ...]
     contype: str | None
-    offset: int
     stmt: Statement
+    at: int | None = None  # the offset, when the parse tree gives it
+    hint: int | None = None  # else: search the tokens from here
+
+    @property
+    def offset(self) -> int:
+        if self.at is None:
+            self.at = _name_offset(self.stmt, self.name, self.hint)
+        return self.at
 
 
 def _pattern(value: str | None, table: str | None, columns: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -265,7 +276,7 @@ def _constraint(
     if not cols and column:
         cols = (column,)
     loc = stmt.loc(con.get("location"))
-    yield Created("constraint", str(name), table, cols, contype, _name_offset(stmt, str(name), loc), stmt)
+    yield Created("constraint", str(name), table, cols, contype, stmt, hint=loc)
 
 
 def created_names(stmt: Statement) -> Iterator[Created]:
@@ -275,13 +286,13 @@ def created_names(stmt: Statement) -> Iterator[Created]:
     if k == "CreateStmt":
         _, table = nodes.rangevar(n.get("relation"))
         loc = stmt.loc(n.get("relation", {}).get("location"))
-        yield Created("table", table, table, (), None, _name_offset(stmt, table, loc), stmt)
+        yield Created("table", table, table, (), None, stmt, hint=loc)
         for elt in n.get("tableElts") or []:
             if "ColumnDef" in elt:
                 col = elt["ColumnDef"]
                 cname = str(col.get("colname", ""))
                 cloc = stmt.loc(col.get("location"))
-                yield Created("column", cname, table, (), None, cloc or stmt.start, stmt)
+                yield Created("column", cname, table, (), None, stmt, at=cloc or stmt.start)
                 for c in col.get("constraints") or []:
                     yield from _constraint(stmt, c.get("Constraint", {}), table, cname)
             elif "Constraint" in elt:
@@ -290,10 +301,10 @@ def created_names(stmt: Statement) -> Iterator[Created]:
         into = n.get("into", {}).get("IntoClause", n.get("into") or {})
         _, table = nodes.rangevar(into.get("rel"))
         kind = "view" if n.get("objtype") == "OBJECT_MATVIEW" else "table"
-        yield Created(kind, table, table, (), None, _name_offset(stmt, table), stmt)
+        yield Created(kind, table, table, (), None, stmt)
     elif k == "ViewStmt":
         _, view = nodes.rangevar(n.get("view"))
-        yield Created("view", view, view, (), None, _name_offset(stmt, view), stmt)
+        yield Created("view", view, view, (), None, stmt)
     elif k == "AlterTableStmt":
         _, table = nodes.rangevar(n.get("relation"))
         for item in n.get("cmds") or []:
@@ -301,7 +312,9 @@ def created_names(stmt: Statement) -> Iterator[Created]:
             if cmd.get("subtype") == "AT_AddColumn":
                 col = cmd.get("def", {}).get("ColumnDef", {})
                 cname = str(col.get("colname", ""))
-                yield Created("column", cname, table, (), None, stmt.loc(col.get("location")) or stmt.start, stmt)
+                yield Created(
+                    "column", cname, table, (), None, stmt, at=stmt.loc(col.get("location")) or stmt.start
+                )
                 for c in col.get("constraints") or []:
                     yield from _constraint(stmt, c.get("Constraint", {}), table, cname)
             elif cmd.get("subtype") == "AT_AddConstraint":
@@ -310,7 +323,7 @@ def created_names(stmt: Statement) -> Iterator[Created]:
         _, table = nodes.rangevar(n.get("relation"))
         cols = tuple(nodes.index_columns(n.get("indexParams")))
         name = str(n["idxname"])
-        yield Created("index", name, table, cols, None, _name_offset(stmt, name), stmt)
+        yield Created("index", name, table, cols, None, stmt)
     elif k == "RenameStmt":
         new = str(n.get("newname", ""))
         rtype = n.get("renameType")
@@ -323,31 +336,31 @@ def created_names(stmt: Statement) -> Iterator[Created]:
             "OBJECT_INDEX": "index",
             "OBJECT_TABCONSTRAINT": "constraint",
         }.get(str(rtype), "other")
-        off = _name_offset(stmt, new, stmt.start)
-        yield Created(kind, new, rel if kind in ("column", "constraint") else new, (), None, off, stmt)
+        table = rel if kind in ("column", "constraint") else new
+        yield Created(kind, new, table, (), None, stmt, hint=stmt.start)
     elif k in ("CreateEnumStmt", "CreateRangeStmt", "CreateDomainStmt"):
         names = nodes.strings(n.get("typeName") or n.get("domainname"))
         if names:
-            yield Created("type", names[-1], None, (), None, _name_offset(stmt, names[-1]), stmt)
+            yield Created("type", names[-1], None, (), None, stmt)
     elif k == "CompositeTypeStmt":
         _, name = nodes.rangevar(n.get("typevar"))
-        yield Created("type", name, None, (), None, _name_offset(stmt, name), stmt)
+        yield Created("type", name, None, (), None, stmt)
     elif k == "CreateSeqStmt":
         _, name = nodes.rangevar(n.get("sequence"))
-        yield Created("sequence", name, None, (), None, _name_offset(stmt, name), stmt)
+        yield Created("sequence", name, None, (), None, stmt)
     elif k == "CreateSchemaStmt" and n.get("schemaname"):
         name = str(n["schemaname"])
-        yield Created("schema", name, None, (), None, _name_offset(stmt, name), stmt)
+        yield Created("schema", name, None, (), None, stmt)
     elif k == "CreateFunctionStmt":
         names = nodes.strings(n.get("funcname"))
         if names:
-            yield Created("function", names[-1], None, (), None, _name_offset(stmt, names[-1]), stmt)
+            yield Created("function", names[-1], None, (), None, stmt)
     elif k == "CreateTrigStmt":
         name = str(n.get("trigname", ""))
-        yield Created("trigger", name, None, (), None, _name_offset(stmt, name), stmt)
+        yield Created("trigger", name, None, (), None, stmt)
     elif k == "CreatePolicyStmt":
         name = str(n.get("policy_name", ""))
-        yield Created("policy", name, None, (), None, _name_offset(stmt, name), stmt)
+        yield Created("policy", name, None, (), None, stmt)
 
 
 _TEMPLATE_RULES = {
@@ -373,7 +386,7 @@ def check(ctx: FileContext) -> None:
             if not c.name:
                 continue
             written = _written_name(stmt, c)
-            end = c.offset + len(written)
+            wlen = len(written)
             obj = _object(schema, c)
             size = len(written.encode("utf-8"))
             if size > MAX_IDENTIFIER_BYTES:
@@ -381,7 +394,7 @@ def check(ctx: FileContext) -> None:
                     "N201",
                     stmt,
                     c.offset,
-                    end,
+                    c.offset + wlen,
                     f"{c.kind} name {written} is {size} bytes; PostgreSQL silently truncates it "
                     f"to {MAX_IDENTIFIER_BYTES} bytes: {c.name}",
                     obj=obj,
@@ -393,7 +406,7 @@ def check(ctx: FileContext) -> None:
                     "N203",
                     stmt,
                     c.offset,
-                    end,
+                    c.offset + wlen,
                     f"{c.kind} name {c.name} is an SQL reserved word and must be quoted in every "
                     f"query; choose another name",
                     obj=obj,
@@ -404,7 +417,7 @@ def check(ctx: FileContext) -> None:
                     "N202",
                     stmt,
                     c.offset,
-                    end,
+                    c.offset + wlen,
                     f'{c.kind} name "{c.name}" only works quoted; {_unquoted(c.name)}; use a '
                     f"lower-case name such as {_suggest(c.name)}",
                     obj=obj,
@@ -412,18 +425,18 @@ def check(ctx: FileContext) -> None:
             if quoted_problem:
                 continue
             if c.kind in ("table", "view"):
-                _check_pattern(ctx, "N101", naming.table, c, end, obj, "naming.table")
+                _check_pattern(ctx, "N101", naming.table, c, wlen, obj, "naming.table")
             elif c.kind == "column":
-                _check_pattern(ctx, "N102", naming.column, c, end, obj, "naming.column")
+                _check_pattern(ctx, "N102", naming.column, c, wlen, obj, "naming.column")
             elif c.kind == "index" and c.table is not None:
-                _check_template(ctx, "index", c, end, obj)
+                _check_template(ctx, "index", c, wlen, obj)
             elif (
                 c.kind == "constraint"
                 and c.contype
                 and c.stmt.kind != "RenameStmt"
                 and (c.columns or c.contype == "primary-key")
             ):
-                _check_template(ctx, c.contype, c, end, obj)
+                _check_template(ctx, c.contype, c, wlen, obj)
     _check_file_name(ctx)
 
 
@@ -474,7 +487,7 @@ def _suggest(name: str) -> str:
 
 
 def _check_pattern(
-    ctx: FileContext, code: str, value: str | None, c: Created, end: int, obj: str, key: str
+    ctx: FileContext, code: str, value: str | None, c: Created, wlen: int, obj: str, key: str
 ) -> None:
     pattern = _pattern(value, c.table, c.columns)
     if pattern is None or pattern.search(c.name):
@@ -484,13 +497,13 @@ def _check_pattern(
         code,
         c.stmt,
         c.offset,
-        end,
+        c.offset + wlen,
         f"{c.kind} name {c.name} does not match {key} ({want})",
         obj=obj,
     )
 
 
-def _check_template(ctx: FileContext, kind: str, c: Created, end: int, obj: str) -> None:
+def _check_template(ctx: FileContext, kind: str, c: Created, wlen: int, obj: str) -> None:
     code, attr, label = _TEMPLATE_RULES[kind]
     value = getattr(ctx.config.naming, attr, None)
     pattern = _pattern(value, c.table, c.columns)
@@ -502,7 +515,7 @@ def _check_template(ctx: FileContext, kind: str, c: Created, end: int, obj: str)
         code,
         c.stmt,
         c.offset,
-        end,
+        c.offset + wlen,
         f"{label} name {c.name} does not follow naming.{kind} ({value}); expected {expected}",
         obj=obj,
     )

@@ -82,6 +82,25 @@ def token_after_sequence(stmt: Statement, words: tuple[str, ...], start: int = 0
     return None
 
 
+class CmdSpans:
+    """The spans of an ALTER TABLE's commands, found in the tokens only when a finding asks
+    (``spans[i]``; the whole statement when the commands cannot be told apart)."""
+
+    __slots__ = ("_spans", "_stmt")
+
+    def __init__(self, stmt: Statement) -> None:
+        self._stmt = stmt
+        self._spans: list[tuple[int, int]] | bool | None = False
+
+    def __getitem__(self, i: int) -> tuple[int, int]:
+        if self._spans is False:
+            self._spans = alter_table_cmd_spans(self._stmt)
+        spans = self._spans
+        if isinstance(spans, list) and i < len(spans):
+            return spans[i]
+        return self._stmt.start, self._stmt.end
+
+
 def alter_table_cmd_spans(stmt: Statement) -> list[tuple[int, int]] | None:
     """Character spans of each command of an ALTER TABLE, or None when they cannot be found."""
     cmds = stmt.node.get("cmds") or []

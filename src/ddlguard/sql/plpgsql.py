@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from pglast.parser import ParseError, parse_plpgsql_json, parse_sql_json
 
-from ddlguard.sql.statements import Branch, Guard, Node, Statement, SyntaxProblem
+from ddlguard.sql.statements import (
+    Branch,
+    Guard,
+    Node,
+    Statement,
+    SyntaxProblem,
+    decode_json,
+)
 
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\x80-\uffff][A-Za-z_0-9\x80-\uffff]*)?\$")
 
@@ -75,7 +81,7 @@ def body_statements(stmt: Statement) -> tuple[list[Statement], list[SyntaxProble
     else:
         return [], []
     try:
-        tree = json.loads(parse_plpgsql_json(source))
+        tree = decode_json(parse_plpgsql_json(source))
     except ParseError as exc:
         return [], [SyntaxProblem(body_start, f"in PL/pgSQL body: {exc.args[0]}")]
     walker = _Walker(stmt, body, body_start, exact, context)
@@ -223,7 +229,7 @@ class _Walker:
     def _emit(self, query: str, lineno: int | None, guard: Guard, *, dynamic: bool) -> None:
         start, exact = self._place(query, lineno)
         try:
-            tree = json.loads(parse_sql_json(query))
+            tree = decode_json(parse_sql_json(query))
         except ParseError as exc:
             loc = exc.args[1] if len(exc.args) > 1 and exc.args[1] is not None else 0
             self.errors.append(SyntaxProblem(start + int(loc), str(exc.args[0])))
@@ -305,7 +311,7 @@ def _branch(guard: Guard, path: list[tuple[str, bool]], before: tuple[str, ...])
 def _string_literal(expr: str) -> str | None:
     """The value of ``expr`` when it is one string constant (``'...'``, ``$$...$$``)."""
     try:
-        tree = json.loads(parse_sql_json(f"SELECT {expr}"))
+        tree = decode_json(parse_sql_json(f"SELECT {expr}"))
         target = tree["stmts"][0]["stmt"]["SelectStmt"]["targetList"]
         if len(target) != 1:
             return None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 # A file larger than this is still read; the number only guards against reading a huge binary.
@@ -112,11 +114,27 @@ class SqlFile:
         return ((_BOM if self.bom else "") + body).encode("utf-8")
 
 
+@lru_cache(maxsize=4096)
+def _resolved_dir(folder: str) -> Path:
+    return Path(folder).resolve()
+
+
+def resolved(path: Path) -> Path:
+    """``path.resolve()``, with each folder resolved once per process: a run over thousands of
+    files in a few folders then costs one ``lstat`` per file instead of one per path component."""
+    if ".." in path.parts or path.is_symlink():
+        return path.resolve()
+    folder = os.path.dirname(path)  # noqa: PTH120 - str work, no Path objects per file
+    if not os.path.isabs(folder):  # noqa: PTH117
+        folder = os.path.join(os.getcwd(), folder)  # noqa: PTH109, PTH118
+    return _resolved_dir(folder) / path.name
+
+
 def display_path(path: Path, cwd: Path | None = None) -> str:
     """A path as users see it in findings: relative to the working directory when inside it."""
     base = cwd or Path.cwd()
     try:
-        rel = path.resolve().relative_to(base.resolve())
+        rel = resolved(path).relative_to(_resolved_dir(str(base)))
         return rel.as_posix()
     except ValueError:
         return path.as_posix()
@@ -125,8 +143,6 @@ def display_path(path: Path, cwd: Path | None = None) -> str:
 def read_bytes(path: Path) -> bytes:
     """Read a file, turning OS errors into a one-line ReadError."""
     try:
-        if path.is_dir():
-            raise ReadError(f"{path}: is a directory")
         with path.open("rb") as fh:
             data = fh.read(MAX_BYTES + 1)
     except FileNotFoundError:
@@ -213,7 +229,9 @@ def blank_meta_commands(text: str) -> tuple[str, list[tuple[int, str]]]:
     return "".join(chars), found
 
 
-def load(path: Path, cwd: Path | None = None, data: bytes | None = None) -> SqlFile | DecodeProblem:
+def load(
+    path: Path, cwd: Path | None = None, data: bytes | None = None, display: str | None = None
+) -> SqlFile | DecodeProblem:
     """Read (unless ``data`` holds the bytes already) and decode one file; ReadError for files
     that cannot be read at all."""
     if data is None:
@@ -225,7 +243,7 @@ def load(path: Path, cwd: Path | None = None, data: bytes | None = None) -> SqlF
     parse_text, metas = blank_meta_commands(text)
     return SqlFile(
         path=path,
-        display=display_path(path, cwd),
+        display=display if display is not None else display_path(path, cwd),
         text=text,
         bom=bom,
         parse_text=parse_text,

@@ -2,17 +2,69 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+import msgspec
 from pglast.parser import ParseError, parse_sql_json
 
 from ddlguard.sql.source import SqlFile
 
 Node = dict[str, Any]
+
+
+class _RawStmt(msgspec.Struct):
+    stmt: dict[str, msgspec.Raw]
+    stmt_location: int = 0
+    stmt_len: int = 0
+
+
+class _Tree(msgspec.Struct):
+    stmts: list[_RawStmt] = []
+    version: int = 0
+
+
+# libpg_query's JSON is decoded with msgspec: each statement's node is kept as raw JSON until it
+# is decoded on its own, so the rows of a large INSERT ... VALUES (no rule reads them) never
+# become Python objects. That is most of the decoding time of a data-seeding file.
+_TREE = msgspec.json.Decoder(_Tree)
+_ANY = msgspec.json.Decoder()
+_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_WRAPPED = msgspec.json.Decoder(dict[str, dict[str, msgspec.Raw]])
+
+
+def decode_json(data: str | bytes) -> Any:
+    """Decode a JSON document (libpg_query's output) into dicts and lists."""
+    return _ANY.decode(data)
+
+
+def _decode_node(kind: str, raw: msgspec.Raw) -> tuple[Node, bytes | None]:
+    """A statement's node, and for ``INSERT ... VALUES`` the rows' raw JSON left out of it."""
+    if kind != "InsertStmt":
+        node: Node = _ANY.decode(raw)
+        return node, None
+    node = {}
+    rows: bytes | None = None
+    for name, value in _FIELDS.decode(raw).items():
+        if name != "selectStmt":
+            node[name] = _ANY.decode(value)
+            continue
+        wrapped = _WRAPPED.decode(value)
+        inner = wrapped.get("SelectStmt")
+        if inner is None or "valuesLists" not in inner:
+            node[name] = _ANY.decode(value)
+            continue
+        select: Node = {}
+        for key, part in inner.items():
+            if key == "valuesLists":
+                rows = bytes(part)
+                select[key] = []
+            else:
+                select[key] = _ANY.decode(part)
+        node[name] = {"SelectStmt": select}
+    return node, rows
 
 # Whitespace and comments before a statement's first token (libpg_query's statement ranges
 # include them).
@@ -49,8 +101,7 @@ class Branch:
 NO_GUARD = Guard()
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     start: int  # character offset in the file
     end: int  # one past the last character
     name: str
@@ -81,6 +132,17 @@ class Statement:
     _src_base: int = 0
     _src_text: str | None = None
     _tokens: list[Token] | None = field(default=None, repr=False)
+    # INSERT ... VALUES: the rows, undecoded; ``node``'s ``valuesLists`` is empty (see rows()).
+    _rows: bytes | None = field(default=None, repr=False)
+
+    def values_rows(self) -> list[Any]:
+        """The ``valuesLists`` of an ``INSERT ... VALUES`` (left out of ``node``: no rule reads
+        row values, and decoding them is most of the cost of a data-seeding file)."""
+        if self._rows is None:
+            select = self.node.get("selectStmt", {}).get("SelectStmt", {})
+            return list(select.get("valuesLists") or [])
+        rows: list[Any] = _ANY.decode(self._rows)
+        return rows
 
     @property
     def text(self) -> str:
@@ -116,10 +178,11 @@ class Statement:
             except ParseError:
                 raw = []
             base = self.start
+            new = tuple.__new__
             self._tokens = [
-                Token(base + t.start, base + t.end + 1, t.name, t.kind)
+                new(Token, (base + t.start, base + t.end + 1, t.name, t.kind))
                 for t in raw
-                if t.name not in ("SQL_COMMENT", "C_COMMENT")
+                if t.name != "SQL_COMMENT" and t.name != "C_COMMENT"
             ]
         return self._tokens
 
@@ -157,20 +220,21 @@ def parse(file: SqlFile) -> Parsed:
     """Parse a file with PostgreSQL's parser; on a syntax error, parse statement by statement."""
     text = file.parse_text
     try:
-        tree = json.loads(parse_sql_json(text))
+        tree = _TREE.decode(parse_sql_json(text))
     except ParseError:
         return _parse_piecewise(file)
     statements: list[Statement] = []
     index = file.index
-    for raw in tree.get("stmts", []):
-        ((kind, node),) = raw["stmt"].items()
-        bstart = raw.get("stmt_location", 0)
-        blen = raw.get("stmt_len", 0)
+    for raw in tree.stmts:
+        ((kind, body),) = raw.stmt.items()
+        node, rows = _decode_node(kind, body)
+        bstart = raw.stmt_location
+        blen = raw.stmt_len
         start = index.char_offset(bstart)
         end = index.char_offset(bstart + blen) if blen else len(text)
         start = _first_token(text, start, end)
         end = _trim_end(text, start, end)
-        statements.append(Statement(kind, node, start, end, file))
+        statements.append(Statement(kind, node, start, end, file, _rows=rows))
     _annotate(statements)
     errors: list[SyntaxProblem] = []
     return Parsed(_with_bodies(statements, errors), errors)
@@ -204,17 +268,20 @@ def _parse_piecewise(file: SqlFile) -> Parsed:
         if not chunk.strip():
             continue
         try:
-            tree = json.loads(parse_sql_json(chunk))
+            tree = _TREE.decode(parse_sql_json(chunk))
         except ParseError as exc:
             loc = exc.args[1] if len(exc.args) > 1 else None
             offset = pstart + int(loc) if loc is not None else _trim_end(text, pstart, pend)
             errors.append(SyntaxProblem(offset, str(exc.args[0])))
             continue
-        for raw in tree.get("stmts", []):
-            ((kind, node),) = raw["stmt"].items()
+        for raw in tree.stmts:
+            ((kind, body),) = raw.stmt.items()
+            node, rows = _decode_node(kind, body)
             s = _first_token(text, pstart, pend)
             e = _trim_end(text, s, pend)
-            stmt = Statement(kind, node, s, e, file, _src_base=pstart, _src_text=chunk)
+            stmt = Statement(
+                kind, node, s, e, file, _src_base=pstart, _src_text=chunk, _rows=rows
+            )
             statements.append(stmt)
     _annotate(statements)
     return Parsed(_with_bodies(statements, errors), errors)
