@@ -382,6 +382,8 @@ def check(ctx: FileContext) -> None:
         if stmt.context == "function":
             continue
         for created in created_names(stmt):
+            if created.kind == "column" and _fine(created.name, naming.column):
+                continue  # the common case, decided once per distinct name
             c = _with_index_facts(created, indexes)
             if not c.name:
                 continue
@@ -460,6 +462,21 @@ def _with_index_facts(
                 _, cols = indexes.get(str(con["indexname"]), (None, ()))
                 return replace(c, columns=cols)
     return c
+
+
+@lru_cache(maxsize=8192)
+def _fine(name: str, pattern: str | None) -> bool:
+    """Whether a column name passes every naming rule (shorter than the identifier limit, a
+    plain unquoted identifier, not reserved, matching a pattern without placeholders)."""
+    if not name or len(name.encode("utf-8")) >= MAX_IDENTIFIER_BYTES:
+        return False
+    if name.lower() in _reserved() or not _PLAIN_IDENT.match(name):
+        return False
+    if pattern is None:
+        return True
+    if "{" in pattern:
+        return False
+    return naming_regex(pattern).search(name) is not None
 
 
 def _object(schema: str, c: Created) -> str:

@@ -66,6 +66,9 @@ def index_columns(params: list[Any] | None) -> list[str]:
 def find_tokens(stmt: Statement, words: tuple[str, ...], start: int = 0) -> Token | None:
     """The first token at or after character offset ``start`` whose text is one of ``words``."""
     want = {w.upper() for w in words}
+    for tok in stmt.head_tokens():  # the keywords looked for are near the start: try there first
+        if tok.start >= start and stmt.token_text(tok).upper() in want:
+            return tok
     for tok in stmt.tokens():
         if tok.start >= start and stmt.token_text(tok).upper() in want:
             return tok

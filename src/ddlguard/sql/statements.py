@@ -186,6 +186,28 @@ class Statement:
             ]
         return self._tokens
 
+    def head_tokens(self, size: int = 200) -> list[Token]:
+        """The tokens of the first ``size`` characters, without scanning the whole statement.
+
+        The scanner reads left to right, so every token before the last one of a cut-off text is
+        a token of the whole statement too; the last one may be cut, and is left out.
+        """
+        if self._tokens is not None or self.end - self.start <= size:
+            return self.tokens()
+        from pglast.parser import scan
+
+        try:
+            raw = scan(self.file.text[self.start : self.start + size])
+        except ParseError:
+            return []
+        base = self.start
+        new = tuple.__new__
+        return [
+            new(Token, (base + t.start, base + t.end + 1, t.name, t.kind))
+            for t in raw[:-1]
+            if t.name != "SQL_COMMENT" and t.name != "C_COMMENT"
+        ]
+
     def token_text(self, tok: Token) -> str:
         return self.file.text[tok.start : tok.end]
 
