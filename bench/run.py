@@ -20,6 +20,7 @@ RSS of each tool. Writes ``bench/RESULTS.md``. Usage:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import random
@@ -404,6 +405,34 @@ def _machine() -> list[str]:
             f"- Python: {platform.python_version()} ({sys.executable})"]
 
 
+def _identity(ddlguard: str, folder: Path, env: dict[str, str]) -> list[str]:
+    """``ddlguard check --format json`` on the whole corpus with the result cache off (one worker,
+    then every core), cold (an empty cache) and warm: the outputs must be byte for byte equal."""
+    cpus = str(os.cpu_count() or 1)
+    runs = [
+        ("cache off, 1 worker", {"DDLGUARD_NO_CACHE": "1", "DDLGUARD_WORKERS": "1"}, False),
+        (f"cache off, {cpus} workers", {"DDLGUARD_NO_CACHE": "1", "DDLGUARD_WORKERS": cpus},
+         False),
+        (f"cache cold (emptied), {cpus} workers", {"DDLGUARD_WORKERS": cpus}, True),
+        ("cache warm, 1 worker", {"DDLGUARD_WORKERS": "1"}, False),
+    ]
+    digests: list[tuple[str, str, int]] = []
+    for label, extra, empty in runs:
+        if empty:
+            shutil.rmtree(folder / ".ddlguard_cache", ignore_errors=True)
+        run_env = {k: v for k, v in env.items() if k not in ("DDLGUARD_NO_CACHE",
+                                                             "DDLGUARD_WORKERS")}
+        done = subprocess.run([ddlguard, "check", "--format", "json", str(folder)], cwd=folder,
+                              env={**run_env, **extra}, capture_output=True, check=False)
+        digests.append((label, hashlib.sha256(done.stdout).hexdigest()[:16], len(done.stdout)))
+        print(f"identity: {label}: {digests[-1][1]}", flush=True)
+    same = len({d for _, d, _ in digests}) == 1
+    lines = ["`ddlguard check --format json` on the whole corpus, SHA-256 of the output:", ""]
+    lines += [f"- {label}: `{d}` ({n} bytes)" for label, d, n in digests]
+    lines += ["", f"Identical: **{'yes' if same else 'NO'}**"]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -552,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     _peak_rss(one_tool)
     shutil.rmtree(scratch, ignore_errors=True)
 
+    identity = _identity(ddlguard, folder, base_env)
+
     # Report.
     def med(name: str) -> float | None:
         t = tools_by_name.get(name)
@@ -638,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
               "- The warm ddlguard figure equals the cold one if the result cache does not exist "
               "or is not used."]
     lines += [f"- {m}" for m in missing]
+    lines += ["", "## Same findings whichever way they are computed", "", *identity]
     args.output.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     shutil.rmtree(tmp, ignore_errors=True)

@@ -110,7 +110,7 @@ def _legacy_repo(tmp_path: Path) -> Path:
             f"CREATE INDEX idx_legacy_{i} ON legacy_{i} (id);",
             f"ALTER TABLE legacy_{i} ADD COLUMN note text;",
             f"INSERT INTO legacy_{i} VALUES (1);",
-            f"DROP TABLE old_{i};",
+            f"DROP VIEW old_{i};",
         ]
         (mig / f"{i:04d}_legacy.sql").write_text("\n".join(statements) + "\n")
     (tmp_path / "ddlguard.toml").write_text('migrations = ["migrations/*.sql"]\n')

@@ -3,7 +3,9 @@ several worker processes."""
 
 from __future__ import annotations
 
+import os
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,16 @@ def _corpus(folder: Path, files: int = 160) -> list[Path]:
     return [*paths, folder / "9998_binary.sql", folder / "9999_empty.sql"]
 
 
+def _entries(index: Path) -> dict[str, object]:
+    import msgspec
+
+    data = msgspec.msgpack.decode(index.read_bytes())
+    assert isinstance(data, dict)
+    entries = data["entries"]
+    assert isinstance(entries, dict)
+    return entries
+
+
 def _run(root: Path, paths: list[Path], workers: int) -> tuple[str, str]:
     result = Checker(Settings(root=root), cwd=root).run(paths, workers=workers)
     return render(result, "json"), render(result, "text")
@@ -57,8 +69,8 @@ def test_identical_findings_cache_and_workers(
     assert _run(tmp_path, paths, workers=2) == baseline
     monkeypatch.delenv("DDLGUARD_NO_CACHE")
     cold = _run(tmp_path, paths, workers=1)
-    entries = list((tmp_path / ".ddlguard_cache" / "results").rglob("*.json"))
-    assert len(entries) == len(paths)
+    (index,) = (tmp_path / ".ddlguard_cache").glob("results-*.msgpack")
+    assert len(_entries(index)) == len(paths)
     warm = _run(tmp_path, paths, workers=1)
     warm_parallel = _run(tmp_path, paths, workers=2)
     assert cold == baseline
@@ -85,8 +97,8 @@ def test_corrupt_cache_entries_are_ignored(tmp_path: Path, monkeypatch: pytest.M
     path.write_text("CREATE TABLE t (id int);\n", encoding="utf-8")
     checker = Checker(Settings(root=tmp_path), cwd=tmp_path)
     first = checker.run([path])
-    for entry in (tmp_path / ".ddlguard_cache" / "results").rglob("*.json"):
-        entry.write_text("{not json", encoding="utf-8")
+    for index in (tmp_path / ".ddlguard_cache").glob("results-*.msgpack"):
+        index.write_bytes(b"\x93not msgpack")
     assert checker.run([path]).findings == first.findings
 
 
@@ -100,3 +112,86 @@ def test_fix_bypasses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert fixed.fixed == 1 and fixed.findings == []
     assert path.read_text(encoding="utf-8") == "CREATE TABLE IF NOT EXISTS t (id int);\n"
     assert checker.run([path]).findings == []
+
+
+def test_a_same_size_edit_in_the_same_tick_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stat shortcut is not trusted for a file modified just before it was read: an edit
+    that keeps the size and the mtime (same timestamp tick) is still found by the digest."""
+    monkeypatch.delenv("DDLGUARD_NO_CACHE", raising=False)
+    path = tmp_path / "0001.sql"
+    path.write_text("CREATE TABLE IF NOT EXISTS a (id int);\n", encoding="utf-8")
+    checker = Checker(Settings(root=tmp_path), cwd=tmp_path)
+    assert checker.run([path]).findings == []
+    st = path.stat()
+    path.write_text("CREATE TABLE IF NOT EXISTS b (id int);\n", encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size
+    path.write_text("CREATE TABLE                  b (id int);\n", encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert [f.code for f in checker.run([path]).findings] == ["I101"]
+
+
+def test_a_warm_run_reads_no_unchanged_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files that were stable when checked are hits on their stat alone; a touched file with the
+    same content is read, matched by its digest, and its stat refreshed."""
+    monkeypatch.delenv("DDLGUARD_NO_CACHE", raising=False)
+    paths = _corpus(tmp_path, files=20)
+    old = time.time_ns() - 60 * 1_000_000_000
+    for p in paths:
+        os.utime(p, ns=(old, old))
+    checker = Checker(Settings(root=tmp_path), cwd=tmp_path)
+    first = checker.run(paths)
+    touched = old + 30 * 1_000_000_000
+    os.utime(paths[0], ns=(touched, touched))  # touched: same content, new mtime
+    reads: list[Path] = []
+    original = Path.read_bytes
+
+    def spy(self: Path) -> bytes:
+        if self.suffix == ".sql":
+            reads.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", spy)
+    assert checker.run(paths).findings == first.findings
+    assert reads == [paths[0]]
+    reads.clear()
+    assert checker.run(paths).findings == first.findings
+    assert reads == []  # the refreshed stat was saved
+
+
+def test_concurrent_runs_merge_their_entries(tmp_path: Path) -> None:
+    """Two runs with the same configuration that loaded the index before either saved it: the
+    index keeps the entries of both."""
+    from ddlguard.cache import Index, stamp
+
+    folder = tmp_path / ".ddlguard_cache"
+    first, second = Index(folder, "k"), Index(folder, "k")
+    for index, name in ((first, "0001.sql"), (second, "0002.sql")):
+        path = tmp_path / name
+        path.write_text("SELECT 1;\n", encoding="utf-8")
+        mark = stamp(path, path.read_bytes(), path.stat())
+        assert mark is not None
+        index.put(name, "True", mark, 1, [])
+    first.save()
+    second.save()
+    assert set(Index(folder, "k").entries) == {"0001.sql", "0002.sql"}
+
+
+def test_read_only_cache_folder_is_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DDLGUARD_NO_CACHE", raising=False)
+    path = tmp_path / "0001.sql"
+    path.write_text("CREATE TABLE t (id int);\n", encoding="utf-8")
+    cache_dir = tmp_path / ".ddlguard_cache"
+    cache_dir.mkdir()
+    cache_dir.chmod(0o500)
+    try:
+        result = Checker(Settings(root=tmp_path), cwd=tmp_path).run([path])
+    finally:
+        cache_dir.chmod(0o700)
+    assert [f.code for f in result.findings] == ["I101"]

@@ -144,3 +144,21 @@ def test_lock_without_migrations_is_an_error(
 def test_integrity_codes_can_be_ignored(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "migrations" / "0003_add_tags.sql").write_text("SELECT 1;\n")
     assert _codes(capsys, "--ignore", "integrity") == (0, [])
+
+
+def test_up_and_down_files_of_one_version_are_a_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """golang-migrate and sqlx keep `N_name.up.sql` and `N_name.down.sql`: one version, two
+    directions, no M201; two up files of one version still are a duplicate."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ddlguard.toml").write_text(
+        'migrations = ["migrations/*.sql"]\nmigration-tool = "golang-migrate"\n'
+    )
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "000001_a.up.sql").write_text("CREATE TABLE IF NOT EXISTS a (id int);\n")
+    (folder / "000001_a.down.sql").write_text("DROP TABLE IF EXISTS a;\n")
+    assert _codes(capsys) == (0, [])
+    (folder / "000001_b.up.sql").write_text("SELECT 1;\n")
+    assert _codes(capsys) == (1, [("M201", "migrations/000001_b.up.sql", 1)])

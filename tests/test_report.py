@@ -662,10 +662,16 @@ def test_sarif_rule_descriptor_from_registry() -> None:
 def test_sarif_unknown_code_gets_minimal_descriptor() -> None:
     log = to_sarif(single(unknown_style()))
     [rule] = log["runs"][0]["tool"]["driver"]["rules"]
+    uri = "https://docs.sqlfluff.com/en/stable/reference/rules.html#rule-LT01"
     assert rule == {
         "id": "LT01",
         "name": "LayoutSpacing",
         "shortDescription": {"text": "layout.spacing"},
+        "helpUri": uri,
+        "help": {
+            "text": f"sqlfluff rule LT01 (layout.spacing): {uri}",
+            "markdown": f"sqlfluff rule `LT01` (`layout.spacing`): [documentation]({uri})",
+        },
         "defaultConfiguration": {"level": "warning"},
         "properties": {"tags": ["style"]},
     }

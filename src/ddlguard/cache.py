@@ -1,111 +1,189 @@
-"""The per-file result cache: a file's findings, keyed by its bytes, the configuration, the enabled
-rules, how its path is shown and the ddlguard version, in ``.ddlguard_cache/results/``.
+"""The result cache: each file's findings, keyed by its content, in one index per configuration.
 
-Entries are written atomically (a temporary file, then a rename), so concurrent runs never read a
-half-written entry; an unreadable or foreign entry is simply a miss. ``DDLGUARD_NO_CACHE=1`` turns
-the cache off.
+``.ddlguard_cache/results-<key>.msgpack`` holds, for one combination of ddlguard version, cache
+format, configuration and command-line rule selection (the ``key``), an entry per checked file:
+the BLAKE2 digest of the bytes that were checked, the file's size, mtime and inode when it was
+read, and the findings. A file is a hit when its digest matches; the digest is computed again only
+when the file's ``stat`` changed, or when the entry was written less than a second after the file
+was last modified (a change within the same timestamp tick would not show in ``stat``), as git
+does for its index. A warm run therefore costs one ``stat`` per file and one read of the index.
+
+The index is read once per run and written once at its end, atomically (a temporary file, then a
+rename), merged with what another run wrote meanwhile; an unreadable index is an empty one. Every
+entry is self-validating, so concurrent runs never produce a wrong result, at worst a miss.
+``DDLGUARD_NO_CACHE=1`` turns the cache off.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
+import time
 from pathlib import Path
-from typing import Any
+
+import msgspec
 
 from ddlguard import __version__
-from ddlguard.findings import Category, Edit, Finding, Fix, Severity
+from ddlguard.findings import Finding
 
-_FORMAT = 1
+_FORMAT = 2
+# A file modified this close to the moment it was read may change again within the same mtime
+# tick: its stat is not trusted until its content has been hashed again on a later run.
+_RACY_NS = 1_000_000_000
 
 
 def enabled() -> bool:
     return not os.environ.get("DDLGUARD_NO_CACHE")
 
 
-def key(data: bytes, *, display: str, settings_key: str) -> str:
+def digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def key(settings: str) -> str:
+    """The index a configuration uses: ``settings`` describes everything besides the file that
+    decides its findings (configuration, selected rules); the version and format are added."""
     h = hashlib.sha256()
-    for part in (__version__, str(_FORMAT), settings_key, display):
+    for part in (__version__, str(_FORMAT), settings):
         h.update(part.encode("utf-8"))
         h.update(b"\0")
-    h.update(data)
-    return h.hexdigest()
+    return h.hexdigest()[:24]
 
 
-def _path(folder: Path, k: str) -> Path:
-    return folder / "results" / k[:2] / f"{k}.json"
+class Entry(msgspec.Struct, array_like=True):
+    digest: bytes
+    size: int
+    mtime_ns: int
+    ino: int
+    read_ns: int  # when the file was read (for the racy-stat rule)
+    context: str  # what else decides this file's findings (see Checker._file_context)
+    statements: int
+    findings: list[Finding]
 
 
-def load(folder: Path, k: str) -> tuple[list[Finding], int] | None:
-    try:
-        raw = json.loads(_path(folder, k).read_text(encoding="utf-8"))
-        return [_finding(f) for f in raw["findings"]], int(raw["statements"])
-    except (OSError, ValueError, KeyError, TypeError):
+class _Index(msgspec.Struct):
+    version: str
+    entries: dict[str, Entry]
+
+
+_DECODER = msgspec.msgpack.Decoder(_Index)
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+class Stamp(msgspec.Struct, array_like=True):
+    """What a check read: the digest of the bytes and the file's stat taken before reading."""
+
+    digest: bytes
+    size: int
+    mtime_ns: int
+    ino: int
+    read_ns: int
+
+
+def stamp(path: Path, data: bytes, before: os.stat_result | None) -> Stamp | None:
+    """The stamp of ``data`` read from ``path``; ``before`` is the stat taken before reading
+    (None when there was none: the entry is then hashed again next time)."""
+    if before is None:
         return None
+    return Stamp(digest(data), before.st_size, before.st_mtime_ns, before.st_ino, time.time_ns())
 
 
-def store(folder: Path, k: str, findings: list[Finding], statements: int) -> None:
-    target = _path(folder, k)
-    data = {"findings": [_dump(f) for f in findings], "statements": statements}
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".entry-", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))
-        Path(tmp).replace(target)
-    except OSError:
-        return  # a read-only checkout: run without the cache
+class Index:
+    """One configuration's entries, loaded once and saved once per run."""
 
+    def __init__(self, folder: Path, index_key: str) -> None:
+        self.path = folder / f"results-{index_key}.msgpack"
+        self.entries: dict[str, Entry] = {}
+        self.changed = False
+        self._loaded_mtime: int | None = None
+        self._load()
 
-def _dump(f: Finding) -> dict[str, Any]:
-    fix = None
-    if f.fix is not None:
-        fix = {
-            "description": f.fix.description,
-            "replacement": f.fix.replacement,
-            "edits": [[e.start, e.end, e.text] for e in f.fix.edits],
-        }
-    return {
-        "code": f.code,
-        "rule": f.rule,
-        "category": f.category.value,
-        "severity": f.severity.value,
-        "path": f.path,
-        "line": f.line,
-        "column": f.column,
-        "end_line": f.end_line,
-        "end_column": f.end_column,
-        "message": f.message,
-        "object": f.object,
-        "fix": fix,
-        "anchor_lines": list(f.anchor_lines),
-        "context": f.context,
-    }
+    def _load(self) -> None:
+        try:
+            st = self.path.stat()
+            index = _DECODER.decode(self.path.read_bytes())
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            return
+        if index.version != __version__:
+            return
+        self.entries = index.entries
+        self._loaded_mtime = st.st_mtime_ns
 
-
-def _finding(d: dict[str, Any]) -> Finding:
-    fix = None
-    if d["fix"] is not None:
-        fix = Fix(
-            d["fix"]["description"],
-            d["fix"]["replacement"],
-            tuple(Edit(int(a), int(b), str(t)) for a, b, t in d["fix"]["edits"]),
+    def lookup(self, path: Path, display: str, context: str) -> Entry | None:
+        """The entry of ``path`` when its content and context are unchanged, else None."""
+        entry = self.entries.get(display)
+        if entry is None or entry.context != context:
+            return None
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        if (
+            st.st_size == entry.size
+            and st.st_mtime_ns == entry.mtime_ns
+            and st.st_ino == entry.ino
+            and entry.read_ns - entry.mtime_ns > _RACY_NS
+        ):
+            return entry
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if digest(data) != entry.digest:
+            return None
+        # Same content, new stat (a checkout, a touch): refresh it so the next run skips the read.
+        self.entries[display] = Entry(
+            entry.digest,
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ino,
+            time.time_ns(),
+            context,
+            entry.statements,
+            entry.findings,
         )
-    return Finding(
-        code=d["code"],
-        rule=d["rule"],
-        category=Category(d["category"]),
-        severity=Severity(d["severity"]),
-        path=d["path"],
-        line=d["line"],
-        column=d["column"],
-        end_line=d["end_line"],
-        end_column=d["end_column"],
-        message=d["message"],
-        object=d["object"],
-        fix=fix,
-        anchor_lines=tuple(d["anchor_lines"]),
-        context=d["context"],
-    )
+        self.changed = True
+        return entry
+
+    def put(
+        self, display: str, context: str, mark: Stamp, statements: int, findings: list[Finding]
+    ) -> None:
+        self.entries[display] = Entry(
+            mark.digest,
+            mark.size,
+            mark.mtime_ns,
+            mark.ino,
+            mark.read_ns,
+            context,
+            statements,
+            findings,
+        )
+        self.changed = True
+
+    def save(self) -> None:
+        """Write the index if this run changed it, merged with entries another run wrote since
+        it was loaded (this run's entries win). A read-only checkout runs without the cache."""
+        if not self.changed:
+            return
+        entries = self.entries
+        try:
+            if self.path.stat().st_mtime_ns != self._loaded_mtime:
+                other = _DECODER.decode(self.path.read_bytes())
+                if other.version == __version__:
+                    entries = {**other.entries, **entries}
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            pass
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".tmp", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(_ENCODER.encode(_Index(__version__, entries)))
+                Path(tmp).replace(self.path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError:
+            return
+        self.changed = False

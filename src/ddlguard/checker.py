@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ddlguard.configfile import natural_sort_key
 from ddlguard.findings import Finding, Result
@@ -25,7 +25,9 @@ from ddlguard.sql.source import (
 from ddlguard.sql.statements import Parsed, parse
 
 if TYPE_CHECKING:
+    from ddlguard.cache import Index, Stamp
     from ddlguard.configfile import Settings
+    from ddlguard.style import StyleLinter
 
 
 class UsageError(Exception):
@@ -104,17 +106,30 @@ class Checker:
     ignore: Sequence[str] = ()
     cwd: Path = field(default_factory=Path.cwd)
     migration_paths: set[Path] = field(default_factory=set)
+    # Migrations added (not modified) in the change under check, resolved: the tables they
+    # create are new, so the safety rules exempt them in the other files (see cli._cmd_check).
+    change_added: frozenset[Path] = frozenset()
     enabled: set[str] = field(init=False)
-    _key_base: str | None = field(default=None, init=False, repr=False)
+    _change_tables: dict[Path, frozenset[str]] | None = field(default=None, init=False, repr=False)
     _cache_folder: Path | None = field(default=None, init=False, repr=False)
+    # sqlfluff's style rules, with [sqlfluff] enabled = true (see ddlguard.style).
+    _style: StyleLinter | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         select = [*self.config.select, *self.select]
         ignore = [*self.config.ignore, *self.ignore]
+        style = self.config.sqlfluff.enabled
         for sel in [*select, *ignore]:
-            if not registry.known_selector(sel):
-                raise UsageError(f"unknown rule code or category in --select/--ignore: {sel!r}")
+            if not registry.known_selector(sel, style=style):
+                raise UsageError(
+                    f"unknown rule code or category in --select/--ignore: {sel!r}"
+                    + _style_hint(sel, style)
+                )
         self.enabled = registry.resolve(select, ignore)
+        if style:
+            from ddlguard.style import StyleLinter
+
+            self._style = StyleLinter.for_settings(self.config, self.cwd, tuple(ignore))
 
     # -- one file -------------------------------------------------------------------------------
     def check_file(self, path: Path, data: bytes | None = None) -> FileReport:
@@ -128,9 +143,18 @@ class Checker:
         return self._check_loaded(loaded)
 
     def _check_loaded(self, file: SqlFile) -> FileReport:
-        parsed = parse(file)
         is_migration = not self.migration_paths or resolved(file.path) in self.migration_paths
-        ctx = FileContext(file, parsed, self.config, self.enabled, is_migration=is_migration)
+        # The migration tool's transaction modes and down sections apply to migrations; other
+        # files (snapshots) are scripts run with psql.
+        parsed = parse(file, tool=self.config.migration_tool if is_migration else "psql")
+        ctx = FileContext(
+            file,
+            parsed,
+            self.config,
+            self.enabled,
+            is_migration=is_migration,
+            change_created=self._change_created(file.path),
+        )
         for problem in parsed.errors:
             ctx.report(
                 "E001", None, problem.offset, problem.offset, _syntax_message(problem.message)
@@ -139,10 +163,13 @@ class Checker:
         if top == 0 and not parsed.errors and not file.meta_commands:
             what = "only comments" if file.text.strip() else "nothing"
             ctx.report("E003", None, 0, 0, f"{file.path.name} contains {what}: no SQL statements")
-        from ddlguard.rules import idempotency, naming
+        from ddlguard.rules import idempotency, naming, safety
 
         idempotency.check(ctx)
         naming.check(ctx)
+        safety.check(ctx)
+        if self._style is not None:
+            ctx.findings.extend(self._style_call(lambda st: st.lint(file, parsed)))
         findings = self._suppress(file, ctx.findings)
         findings.sort(key=Finding.sort_key)
         return FileReport(file.path, file.display, findings, top, file.text, file, parsed)
@@ -169,7 +196,7 @@ class Checker:
         for f in findings:
             hit: Suppression | None = None
             for s in sups:
-                if s.covers(f.code, f.category.value) and s.applies_to(f.anchor_lines):
+                if s.covers(f.code, f.category.value, f.rule) and s.applies_to(f.anchor_lines):
                     hit = s
                     break
             if hit is None:
@@ -179,7 +206,7 @@ class Checker:
         extra = FileContext(file, Parsed([], []), self.config, self.enabled)
         for s in sups:
             offset = file.index.line_start(s.line) + s.column - 1
-            unknown = [c for c in s.codes if not registry.known_selector(c)]
+            unknown = [c for c in s.codes if not self._known_code(c)]
             for code in unknown:
                 extra.report(
                     "E902",
@@ -187,15 +214,19 @@ class Checker:
                     offset,
                     offset,
                     f"suppression names {code}, which is not a ddlguard rule code, prefix or "
-                    f"category",
+                    f"category" + self._unknown_style_hint(code),
                 )
             if s.used or unknown:
                 continue
-            relevant = not s.codes or any(
-                registry.matches(c, r)
-                for c in s.codes
-                for r in registry.RULES.values()
-                if r.code in self.enabled
+            relevant = (
+                not s.codes
+                or any(
+                    registry.matches(c, r)
+                    for c in s.codes
+                    for r in registry.RULES.values()
+                    if r.code in self.enabled
+                )
+                or self._style_relevant(file, s)
             )
             if relevant:
                 what = ", ".join(s.codes) if s.codes else "all codes"
@@ -211,6 +242,46 @@ class Checker:
                 )
         return kept + extra.findings
 
+    # -- sqlfluff's style rules -----------------------------------------------------------------
+    def _style_call(self, call: Callable[[StyleLinter], _T]) -> _T:
+        """``call`` on the style linter; sqlfluff's problems (not installed, a broken .sqlfluff)
+        become usage errors (exit status 2)."""
+        from ddlguard.style import StyleError
+
+        assert self._style is not None
+        try:
+            return call(self._style)
+        except StyleError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _known_code(self, code: str) -> bool:
+        """A suppression's code is a ddlguard code, prefix, name or category, or, with sqlfluff
+        on, the code, a code prefix or the name of a rule sqlfluff knows."""
+        if registry.known_selector(code):
+            return True
+        if self._style is None:
+            return False
+        from ddlguard.style import looks_like_selector
+
+        return looks_like_selector(code) and self._style_call(lambda st: st.is_rule(code))
+
+    def _unknown_style_hint(self, code: str) -> str:
+        from ddlguard.style import looks_like_selector
+
+        if not looks_like_selector(code):
+            return ""
+        if self._style is None:
+            return f" ({code} looks like a sqlfluff rule: style rules are checked only with [sqlfluff] enabled = true)"
+        return ", nor a sqlfluff rule"
+
+    def _style_relevant(self, file: SqlFile, s: Suppression) -> bool:
+        """Could this unused suppression have suppressed a style finding (a rule sqlfluff runs on
+        this file, not turned off with --ignore)? Then it is reported unused (E901)."""
+        if self._style is None or not s.codes:
+            return False
+        rules = self._style_call(lambda st: st.active_rules(file))
+        return any(s.covers(code, "style", name) for code, name in rules)
+
     # -- many files -----------------------------------------------------------------------------
     def run(
         self,
@@ -223,18 +294,45 @@ class Checker:
         """Check ``paths``: from the result cache where a file is unchanged, on several processes
         for large sets (``workers``, default: the CPUs, or ``DDLGUARD_WORKERS``). The result is the
         same, byte for byte, whichever way it was computed."""
+        if self._style is not None:
+            self._style_call(lambda st: st.require())  # sqlfluff installed: fail early if not
+        from ddlguard import cache
+
         result = Result(findings=[])
         total = len(paths)
-        n = _worker_count(workers, total, fix)
+        index = self._index() if cache.enabled() and not fix else None
+        outcomes: list[tuple[str, list[Finding], int, Path] | None] = [None] * total
+        todo: list[int] = []
+        for i, path in enumerate(paths):
+            if index is not None:
+                display = display_path(path, self.cwd)
+                entry = index.lookup(path, display, self._file_context(path))
+                if entry is not None:
+                    outcomes[i] = (display, entry.findings, entry.statements, path)
+                    continue
+            todo.append(i)
+        done = total - len(todo)
+        if progress is not None and done:
+            progress(done, total)
+        n = _worker_count(workers, len(todo), fix)
+        fresh: Iterable[tuple[str, list[Finding], int, cache.Stamp | None]]
         if n > 1:
-            outcomes = self._run_parallel(paths, n, progress)
+            fresh = self._run_parallel([paths[i] for i in todo], n)
         else:
-            outcomes = []
-            for i, path in enumerate(paths, 1):
-                outcomes.append(self._checked(path, fix=fix, result=result))
-                if progress is not None:
-                    progress(i, total)
-        for display, findings, statements, path in outcomes:
+            fresh = (self._fresh(paths[i], fix=fix, result=result) for i in todo)
+        for i, (display, findings, statements, mark) in zip(todo, fresh, strict=True):
+            path = paths[i]
+            outcomes[i] = (display, findings, statements, path)
+            if index is not None and mark is not None:
+                index.put(display, self._file_context(path), mark, statements, findings)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        if index is not None:
+            index.save()
+        for outcome in outcomes:
+            assert outcome is not None
+            display, findings, statements, path = outcome
             result.findings.extend(findings)
             result.statements += statements
             result.files += 1
@@ -242,38 +340,35 @@ class Checker:
         result.findings.sort(key=Finding.sort_key)
         return result
 
-    def _checked(
+    def _fresh(
         self, path: Path, *, fix: bool, result: Result
-    ) -> tuple[str, list[Finding], int, Path]:
-        """One file's (display path, findings, statements, path), through the cache. The text
-        is not passed back: a report that shows source lines reads them (Result.source)."""
+    ) -> tuple[str, list[Finding], int, Stamp | None]:
+        """One file checked (and fixed, with ``fix``): (display path, findings, statements, the
+        stamp of the bytes checked, for the cache). The text is not passed back: a report that
+        shows source lines reads them (Result.source)."""
         from ddlguard import cache
+        from ddlguard.sql.source import read_bytes
 
-        use_cache = cache.enabled() and not fix
         data: bytes | None = None
-        k = ""
-        if use_cache:
+        mark: Stamp | None = None
+        if not fix:
             try:
-                data = path.read_bytes()
-            except OSError:
-                data = None
-            if data is not None:
-                display = display_path(path, self.cwd)
-                k = cache.key(data, display=display, settings_key=self._settings_key(path))
-                hit = cache.load(self._cache_dir(), k)
-                if hit is not None:
-                    return display, hit[0], hit[1], path
+                before = path.stat()
+                data = read_bytes(path)
+            except (OSError, ReadError):
+                data = None  # check_file reports it
+            else:
+                mark = cache.stamp(path, data, before)
         report = self.check_file(path, data)
         if fix and report.file is not None:
             report, fixed = self._fix(report)
             result.fixed += fixed
-        if use_cache and data is not None:
-            cache.store(self._cache_dir(), k, report.findings, report.statements)
-        return report.display, report.findings, report.statements, path
+        return report.display, report.findings, report.statements, mark
 
     def _run_parallel(
-        self, paths: Sequence[Path], n: int, progress: Callable[[int, int], None] | None
-    ) -> list[tuple[str, list[Finding], int, Path]]:
+        self, paths: Sequence[Path], n: int
+    ) -> Iterator[tuple[str, list[Finding], int, Stamp | None]]:
+        """Check ``paths`` on ``n`` processes, in chunks; outcomes in the order of ``paths``."""
         from concurrent.futures import ProcessPoolExecutor
 
         size = max(8, len(paths) // (n * 16))
@@ -284,29 +379,67 @@ class Checker:
             tuple(self.ignore),
             self.cwd,
             frozenset(self.migration_paths),
+            tuple(sorted(self._change_map().items())),
         )
-        out: list[tuple[str, list[Finding], int, Path]] = []
-        done = 0
         with ProcessPoolExecutor(max_workers=n, initializer=_init_worker, initargs=(args,)) as pool:
-            for i, part in enumerate(pool.map(_check_chunk, chunks)):
-                for (display, findings, statements), path in zip(
-                    _decode_outcomes(part), chunks[i], strict=True
-                ):
-                    out.append((display, findings, statements, path))
-                done += len(chunks[i])
-                if progress is not None:
-                    progress(done, len(paths))
-        return out
+            for part in pool.map(_check_chunk, chunks):
+                yield from _decode_outcomes(part)
 
-    def _settings_key(self, path: Path) -> str:
-        if self._key_base is None:
-            import json
+    def _index(self) -> Index:
+        """This configuration's result cache index (see ddlguard.cache)."""
+        import json
 
-            self._key_base = json.dumps(
-                [self.config.to_json(), sorted(self.enabled), str(self.config.root)], sort_keys=True
-            )
+        from ddlguard.cache import Index, key
+
+        base = json.dumps(
+            [self.config.to_json(), sorted(self.enabled), str(self.config.root)], sort_keys=True
+        )
+        return Index(self._cache_dir(), key(base))
+
+    def _file_context(self, path: Path) -> str:
+        """What decides a file's findings besides its content and the configuration: whether it
+        is a configured migration, the relations the change's other added migrations create,
+        and with sqlfluff on, its version and the sqlfluff configuration for the file."""
         is_migration = not self.migration_paths or resolved(path) in self.migration_paths
-        return f"{self._key_base}|{is_migration}"
+        change = self._change_created(path)
+        style = "" if self._style is None else "|" + self._style_call(lambda st: st.key(path))
+        if is_migration and self.config.migration_tool == "flyway":
+            # Flyway's script configuration file next to the migration sets its transaction mode.
+            from ddlguard.sql.transactions import flyway_script_config
+
+            style += f"|flyway:{flyway_script_config(path)!r}"
+        if change:
+            return f"{is_migration}|{','.join(sorted(change))}{style}"
+        return f"{is_migration}{style}"
+
+    def _change_map(self) -> dict[Path, frozenset[str]]:
+        """The relations each added migration of the change creates; each file parsed once."""
+        if self._change_tables is None:
+            from ddlguard.rules.safety import relations_created_in
+
+            tables: dict[Path, frozenset[str]] = {}
+            for path in sorted(self.change_added):
+                try:
+                    loaded = load(path, self.cwd)
+                except ReadError:
+                    continue
+                if not isinstance(loaded, DecodeProblem):
+                    parsed = parse(loaded, tool=self.config.migration_tool)
+                    created = relations_created_in(parsed, self.config.default_schema)
+                    tables[path] = created
+            self._change_tables = tables
+        return self._change_tables
+
+    def _change_created(self, path: Path) -> frozenset[str]:
+        """Relations created by the other added migrations of the change than ``path``."""
+        if not self.change_added:
+            return frozenset()
+        me = path.resolve()
+        out: set[str] = set()
+        for other, created in self._change_map().items():
+            if other != me:
+                out |= created
+        return frozenset(out)
 
     def _cache_dir(self) -> Path:
         """The cache folder, created (with its .gitignore) once per run, not once per file."""
@@ -350,6 +483,20 @@ class Checker:
         return report, applied
 
 
+_T = TypeVar("_T")
+
+
+def _style_hint(selector: str, style: bool) -> str:
+    """For an unknown --select/--ignore entry that looks like a sqlfluff code, with sqlfluff off."""
+    if style:
+        return ""
+    from ddlguard.style import looks_like_selector
+
+    if not looks_like_selector(selector):
+        return ""
+    return f" ({selector} looks like a sqlfluff rule: style rules are checked only with [sqlfluff] enabled = true)"
+
+
 def _worker_count(workers: int | None, files: int, fix: bool) -> int:
     """Processes to use: one for small sets and for --fix (it writes files), else the CPUs."""
     if workers is None:
@@ -364,14 +511,28 @@ _WORKER: Checker | None = None
 
 
 def _init_worker(
-    args: tuple[Settings, tuple[str, ...], tuple[str, ...], Path, frozenset[Path]],
+    args: tuple[
+        Settings,
+        tuple[str, ...],
+        tuple[str, ...],
+        Path,
+        frozenset[Path],
+        tuple[tuple[Path, frozenset[str]], ...],
+    ],
 ) -> None:
     """Build a worker process's Checker once (the configuration travels once per process)."""
     global _WORKER
-    config, select, ignore, cwd, migration_paths = args
+    config, select, ignore, cwd, migration_paths, change = args
     _WORKER = Checker(
-        config, select=select, ignore=ignore, cwd=cwd, migration_paths=set(migration_paths)
+        config,
+        select=select,
+        ignore=ignore,
+        cwd=cwd,
+        migration_paths=set(migration_paths),
+        change_added=frozenset(p for p, _ in change),
     )
+    # The added migrations were parsed once by the parent: their tables travel with the args.
+    _WORKER._change_tables = dict(change)
 
 
 def _check_chunk(paths: list[Path]) -> bytes:
@@ -381,14 +542,17 @@ def _check_chunk(paths: list[Path]) -> bytes:
 
     assert _WORKER is not None
     scratch = Result(findings=[])
-    done = [_WORKER._checked(p, fix=False, result=scratch)[:3] for p in paths]
-    return msgspec.msgpack.encode(done)
+    return msgspec.msgpack.encode([_WORKER._fresh(p, fix=False, result=scratch) for p in paths])
 
 
-def _decode_outcomes(data: bytes) -> list[tuple[str, list[Finding], int]]:
+def _decode_outcomes(data: bytes) -> list[tuple[str, list[Finding], int, Stamp | None]]:
     import msgspec
 
-    return msgspec.msgpack.decode(data, type=list[tuple[str, list[Finding], int]])
+    from ddlguard.cache import Stamp
+
+    return msgspec.msgpack.decode(
+        data, type=list[tuple[str, list[Finding], int, Stamp | None]]
+    )
 
 
 def _syntax_message(message: str) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from ddlguard import __version__
 
 if TYPE_CHECKING:
+    from ddlguard.checker import Checker
     from ddlguard.configfile import Settings
     from ddlguard.findings import Result
 
@@ -317,6 +318,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
             paths = list(dict.fromkeys([*migrations, *snapshots]))
         if changed is not None:
             paths = [p for p in paths if p.resolve() in changed]
+        checker.change_added = _change_added(
+            checker, paths, added, snapshots, diff_base=bool(args.diff_base)
+        )
         progress = _Progress(sys.stderr.isatty() and not args.quiet, "checking")
         try:
             result = checker.run(paths, fix=args.fix, progress=progress)
@@ -350,6 +354,40 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(f"ddlguard: {matched} findings in the baseline {args.baseline} left out",
                   file=sys.stderr)
     return _report(result, args, config, "ddlguard check")
+
+
+def _change_added(
+    checker: Checker,
+    paths: list[Path],
+    added: set[Path],
+    snapshots: list[Path],
+    *,
+    diff_base: bool,
+) -> frozenset[Path]:
+    """The migrations added (not modified) in the change under check, whose tables the safety
+    rules treat as new in the other files: with --diff-base, the files added since the merge
+    base; otherwise (pre-commit) the given files that git reports as added-and-staged or
+    untracked. Only migrations count (the configured ones, else any .sql file but snapshots)."""
+    if not any(code.startswith("S") for code in checker.enabled):
+        return frozenset()
+    if diff_base:
+        candidates = added
+    else:
+        if len(paths) < 2:
+            return frozenset()  # a file's own tables are already exempt in it
+        from ddlguard.gitutil import added_files
+        from ddlguard.sql.source import resolved
+
+        new = added_files(Path.cwd())
+        if not new:
+            return frozenset()
+        candidates = {r for r in map(resolved, paths) if r in new}
+    if checker.migration_paths:
+        return frozenset(p for p in candidates if p in checker.migration_paths)
+    skip = {p.resolve() for p in snapshots}
+    return frozenset(
+        p for p in candidates if p.suffix.lower() == ".sql" and p not in skip and p.is_file()
+    )
 
 
 def _changed_since(ref: str) -> tuple[set[Path], set[Path]]:
@@ -502,7 +540,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         progress = _Progress(sys.stderr.isatty() and not args.quiet, "verifying")
         try:
             findings, live, statements = verify(
-                files, database_url=_database_url(args.database_url, config), progress=progress
+                files,
+                database_url=_database_url(args.database_url, config),
+                progress=progress,
+                tool=config.migration_tool,
             )
         finally:
             progress.close()
@@ -604,6 +645,12 @@ def _cmd_rules(args: argparse.Namespace) -> int:
 
         rule = get_rule(args.code)
         if rule is None:
+            from ddlguard.style import explain as explain_style
+
+            text = explain_style(args.code, args.format)  # one of sqlfluff's rules (style)
+            if text is not None:
+                _emit(text, None)
+                return EXIT_OK
             raise CliError(f"unknown rule {args.code!r}; `ddlguard rules` lists them")
         _emit(docs.explain(rule, args.format), None)
     else:

@@ -36,6 +36,7 @@ from ddlguard.configfile import (
     ConfigError,
     NamingSettings,
     Settings,
+    SqlfluffSettings,
     _discover,
     _display,
     _folder,
@@ -60,6 +61,7 @@ __all__ = [
     "MigrationTool",
     "Naming",
     "NamingKey",
+    "Sqlfluff",
     "find_config",
     "load_config",
     "naming_regex",
@@ -248,6 +250,19 @@ class Naming(_Section):
         return None if pattern is None else naming_regex(pattern, table=table, columns=columns)
 
 
+class Sqlfluff(_Section):
+    """sqlfluff's style rules, ``[sqlfluff]``: off unless ``enabled``.
+
+    sqlfluff reads its own configuration (``.sqlfluff``, ``setup.cfg``, ``tox.ini``,
+    ``pyproject.toml`` ``[tool.sqlfluff]``) from each file's folder upward, as it always does;
+    ``config`` names one more sqlfluff configuration file (relative to this file's folder) that
+    takes precedence over those.
+    """
+
+    enabled: bool = False
+    config: str | None = Field(default=None, min_length=1)
+
+
 class Config(_Section):
     """The whole configuration. ``path`` and ``root`` say where it was read from.
 
@@ -267,6 +282,7 @@ class Config(_Section):
     fail_on: FailOn = "warning"
     database_url_env: str = Field(default="DATABASE_URL", min_length=1)
     naming: Naming = Field(default_factory=Naming)
+    sqlfluff: Sqlfluff = Field(default_factory=Sqlfluff)
 
     _path: Path | None = PrivateAttr(default=None)
     _root: Path = PrivateAttr(default_factory=Path.cwd)
@@ -340,6 +356,7 @@ class Config(_Section):
             fail_on=self.fail_on,
             database_url_env=self.database_url_env,
             naming=NamingSettings(**self.naming.model_dump()),
+            sqlfluff=SqlfluffSettings(**self.sqlfluff.model_dump()),
             path=self._path,
             root=self._root,
         )
@@ -391,6 +408,7 @@ def _build(data: Any, path: Path, section: str) -> Config:
 
 _EXPECTED = {
     "string_type": "expected a string",
+    "bool_type": "expected true or false",
     "int_type": "expected an integer",
     "list_type": "expected an array",
     "model_type": "expected a table",
@@ -416,7 +434,7 @@ def _describe(detail: ErrorDetails, section: str) -> str:
     if kind in ("extra_forbidden", "ddlguard_unknown_key"):
         *parent, key = loc
         hint = f' (did you mean "{context["hint"]}"?)' if "hint" in context else ""
-        if not parent or parent == ["naming"]:
+        if not parent or parent in (["naming"], ["sqlfluff"]):
             header = ".".join(filter(None, [section, *map(str, parent)]))
             where = f"[{header}] " if header else ""
         else:

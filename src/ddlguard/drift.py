@@ -147,7 +147,7 @@ def run_drift(
     total = len(migrations) + len(snapshots)
     if migrations:
         files = load_sql_files(migrations, cwd)
-        replayed = replay(files, default_schema=config.default_schema)
+        replayed = replay(files, default_schema=config.default_schema, tool=config.migration_tool)
         differences = diff(replayed.schema, canonical)
         findings += drift_findings(differences, source_label="the migrations", cwd=cwd)
         findings += _notes(replayed.notes)

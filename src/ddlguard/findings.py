@@ -24,7 +24,10 @@ class Severity(StrEnum):
 
     @property
     def rank(self) -> int:
-        return {"error": 3, "warning": 2, "info": 1}[self.value]
+        return _RANK[self.value]
+
+
+_RANK = {"error": 3, "warning": 2, "info": 1}
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,3 +71,17 @@ def files_at(ref: str, cwd: Path) -> list[Path]:
     base = merge_base(ref, cwd)
     names = _git(["ls-tree", "-r", "--name-only", "-z", base], root).split("\0")
     return [(root / n).resolve() for n in names if n]
+
+
+def added_files(cwd: Path) -> set[Path]:
+    """Files new in the commit being prepared: added and staged, or untracked (not ignored), as
+    resolved paths. Outside a git repository, or without git, the set is empty: never an error
+    (``check`` on plain files must work anywhere)."""
+    try:
+        root = repo_root(cwd)
+        staged = _git(["diff", "--cached", "--name-only", "--diff-filter=A", "-z"], root)
+        untracked = _git(["ls-files", "--others", "--exclude-standard", "-z"], root)
+    except (GitError, OSError):
+        return set()
+    names = [n for n in (staged + "\0" + untracked).split("\0") if n]
+    return {(root / n).resolve() for n in names}

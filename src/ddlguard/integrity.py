@@ -129,15 +129,26 @@ def version_of(path: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _direction(path: Path) -> str:
+    """``down`` for a rollback file (``*.down.sql`` of golang-migrate and sqlx, Flyway's ``U``
+    undo files), else ``up``: an up and a down file of the same version are a pair, not a
+    duplicate."""
+    name = path.name.lower()
+    if name.endswith(".down.sql") or (name.startswith("u") and name[1:2].isdigit()):
+        return "down"
+    return "up"
+
+
 def duplicate_versions(migrations: list[Path], cwd: Path) -> list[Finding]:
-    seen: dict[int, Path] = {}
+    seen: dict[tuple[int, str], Path] = {}
     out: list[Finding] = []
     for path in migrations:
         v = version_of(path)
         if v is None:
             continue
-        if v in seen:
-            first = display_path(seen[v], cwd)
+        key = (v, _direction(path))
+        if key in seen:
+            first = display_path(seen[key], cwd)
             out.append(
                 _finding(
                     "M201",
@@ -147,7 +158,7 @@ def duplicate_versions(migrations: list[Path], cwd: Path) -> list[Finding]:
                 )
             )
         else:
-            seen[v] = path
+            seen[key] = path
     return out
 
 

@@ -35,19 +35,19 @@ class RunResult:
     statements: int = 0
 
 
-def _statements(file: SqlFile) -> list[Statement]:
+def _statements(file: SqlFile, tool: str = "psql") -> list[Statement]:
     """The top-level statements to send, one by one (transaction control left out: each
-    statement runs in its own transaction)."""
-    parsed = parse(file)
-    return [s for s in parsed.top_level() if s.kind != "TransactionStmt"]
+    statement runs in its own transaction; down sections, the rollback, left out too)."""
+    parsed = parse(file, tool=tool)
+    return [s for s in parsed.top_level() if s.kind != "TransactionStmt" and s.section != "down"]
 
 
-def apply(conn: Any, files: list[SqlFile]) -> RunResult:
+def apply(conn: Any, files: list[SqlFile], tool: str = "psql") -> RunResult:
     import psycopg
 
     result = RunResult()
     for file in files:
-        for stmt in _statements(file):
+        for stmt in _statements(file, tool):
             sql = file.parse_text[stmt.start : stmt.end]
             result.statements += 1
             try:
@@ -95,12 +95,14 @@ def _finding(
     )
 
 
-def _where_dropped(files: list[SqlFile], table: str) -> tuple[SqlFile, Statement] | None:
+def _where_dropped(
+    files: list[SqlFile], table: str, tool: str = "psql"
+) -> tuple[SqlFile, Statement] | None:
     """The statement that drops (else creates) ``schema.table``, to point a finding at."""
     schema, _, name = table.partition(".")
     creates: tuple[SqlFile, Statement] | None = None
     for file in files:
-        for stmt in _statements(file):
+        for stmt in _statements(file, tool):
             if stmt.kind == "DropStmt" and stmt.node.get("removeType") == "OBJECT_TABLE":
                 for obj in stmt.node.get("objects") or []:
                     names = [i["String"]["sval"] for i in obj.get("List", {}).get("items", [])]
@@ -134,8 +136,10 @@ def verify(
     *,
     database_url: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    tool: str = "psql",
 ) -> tuple[list[Finding], Any, int]:
-    """Findings of the two runs, the Schema introspected after them, and the statement count."""
+    """Findings of the two runs, the Schema introspected after them, and the statement count.
+    ``tool`` is the migration tool (its down sections are not applied)."""
     from ddlguard.postgres.server import connect
     from ddlguard.sources.database import introspect
 
@@ -143,7 +147,7 @@ def verify(
     with throwaway_database(database_url) as conninfo:
         conn = connect(conninfo)
         try:
-            first = apply(conn, files)
+            first = apply(conn, files, tool)
             if progress is not None:
                 progress(1, 3)
             failed_first = {(id(f.file), f.stmt.start) for f in first.failures}
@@ -158,7 +162,7 @@ def verify(
                     )
                 )
             before = table_states(conn)
-            second = apply(conn, files)
+            second = apply(conn, files, tool)
             if progress is not None:
                 progress(2, 3)
             for f in second.failures:
@@ -185,7 +189,7 @@ def verify(
                     what = f"lost rows on the second run ({rows} -> {now[1]})"
                 if what is None:
                     continue
-                located = _where_dropped(files, table)
+                located = _where_dropped(files, table, tool)
                 file, stmt = located if located is not None else (files[0], None)
                 findings.append(_finding("I802", file, stmt, f"table {table} {what}", obj=table))
             schema = introspect(conn, label="the migrations applied to PostgreSQL")

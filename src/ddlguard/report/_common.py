@@ -21,6 +21,8 @@ def value(member: object) -> str:
 
 def severity_of(finding: Finding) -> Severity:
     """The finding's severity as a ``Severity``; unknown values count as errors."""
+    if type(finding.severity) is Severity:
+        return finding.severity
     try:
         return Severity(value(finding.severity))
     except ValueError:

@@ -98,13 +98,23 @@ def rule_descriptor(code: str, finding: Finding) -> dict[str, Any]:
     rule = get_rule(code)
     if rule is None or rule.code.upper() != code.upper():
         name = finding.rule or code
-        return {
+        minimal: dict[str, Any] = {
             "id": code,
             "name": pascal_case(name) or code,
             "shortDescription": {"text": name},
-            "defaultConfiguration": {"level": level(severity_of(finding))},
-            "properties": {"tags": [value(finding.category)]},
         }
+        if value(finding.category) == "style":  # sqlfluff's rules are documented by sqlfluff
+            from ddlguard.style import RULES_URI
+
+            uri = f"{RULES_URI}#rule-{quote(code, safe='')}"
+            minimal["helpUri"] = uri
+            minimal["help"] = {
+                "text": f"sqlfluff rule {code} ({name}): {uri}",
+                "markdown": f"sqlfluff rule `{code}` (`{name}`): [documentation]({uri})",
+            }
+        minimal["defaultConfiguration"] = {"level": level(severity_of(finding))}
+        minimal["properties"] = {"tags": [value(finding.category)]}
+        return minimal
     descriptor: dict[str, Any] = {
         "id": code,
         "name": pascal_case(rule.name) or code,

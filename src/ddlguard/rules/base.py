@@ -24,6 +24,9 @@ class FileContext:
     enabled: set[str]
     is_migration: bool = True
     findings: list[Finding] = field(default_factory=list)
+    # Relations (schema-qualified, lower case) created by the other migrations added in the same
+    # change: new and empty, so the safety rules' lock and rewrite checks exempt them.
+    change_created: frozenset[str] = frozenset()
 
     def on(self, code: str) -> bool:
         return code in self.enabled

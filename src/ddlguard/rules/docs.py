@@ -19,6 +19,17 @@ _CATEGORY_TITLES = {
 }
 
 
+# The style category has no rules of ddlguard's own: its findings are sqlfluff's.
+STYLE_NOTE = (
+    "With `[sqlfluff] enabled = true` in the configuration (and `pip install 'ddlguard[sqlfluff]'`), "
+    "sqlfluff lints the same files and its findings are reported with sqlfluff's own codes "
+    "(`LT01`, `CP01`, ...) and rule names, category `style`, severity warning. sqlfluff's "
+    "configuration (`.sqlfluff`, `[tool.sqlfluff]`) chooses its rules; the dialect is postgres "
+    "unless it names one. `ddlguard rules LT01` explains one; `--ignore style`, "
+    "`--ignore LT01` and `-- ddlguard: ignore[LT01]` work as for any rule."
+)
+
+
 def _flags(rule: Rule) -> str:
     parts = [rule.category.value, rule.severity.value]
     if rule.fixable:
@@ -137,6 +148,7 @@ def listing(fmt: str = "text") -> str:
                 current = r.category
                 out += [f"## {_CATEGORY_TITLES[current]}", ""]
             out.append(_markdown(r, level=3))
+        out += [f"## {_CATEGORY_TITLES[Category.STYLE]}", "", STYLE_NOTE, ""]
         return "\n".join(out)
     width = max(len(r.name) for r in rules)
     lines: list[str] = []
@@ -150,6 +162,8 @@ def listing(fmt: str = "text") -> str:
         fix = "[*]" if r.fixable else "   "
         off = "  (off by default)" if not r.enabled_by_default else ""
         lines.append(f"  {r.code} {fix} {r.name:<{width}}  {r.summary}{off}")
+    lines += ["", _CATEGORY_TITLES[Category.STYLE]]
+    lines += [f"  {line}" for line in textwrap.wrap(STYLE_NOTE.replace("`", ""), width=96)]
     lines += [
         "",
         "[*] fixable with `ddlguard check --fix`. `ddlguard rules CODE` explains a rule.",

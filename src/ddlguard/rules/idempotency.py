@@ -20,6 +20,19 @@ _RERUN = (
     "second run stops everything after it (with ON_ERROR_STOP) or leaves the run half-applied."
 )
 
+# Down sections (``migration-tool``: goose, dbmate, node-pg-migrate) and down files (golang-migrate,
+# sqlx, Flyway's undo migrations) are rollbacks. A down section runs once, after its up section, so
+# it is read as the up section's continuation: what the up section creates may be dropped, what it
+# drops may be created again, what it renames may be renamed back, and data may be removed; the
+# rest is checked like any statement (a rollback that fails half-way outside a transaction is
+# retried too). The up section is checked on its own: a DROP in the down section does not make
+# the up section's CREATE safe to run again.
+_DOWN = (
+    " In a down section (a rollback: goose, dbmate, node-pg-migrate) this is not reported for "
+    "what the same file's up section creates: the rollback runs after it, so the object is there."
+)
+_DOWN_DATA = " Not reported in a down section or a down file: a rollback removes data on purpose."
+
 RULES = [
     _rule(
         "I101",
@@ -98,7 +111,7 @@ RULES = [
         "drop-without-if-exists",
         "DROP of an object without IF EXISTS",
         _RERUN + " A DROP fails with `does not exist` once the first run has dropped the object "
-        "(and on a fresh database that never had it).",
+        "(and on a fresh database that never had it)." + _DOWN,
         "DROP TABLE legacy_sessions;",
         "DROP TABLE IF EXISTS legacy_sessions;",
         "Add IF EXISTS (`--fix` does it).",
@@ -108,7 +121,7 @@ RULES = [
         "I202",
         "drop-column-without-if-exists",
         "ALTER TABLE ... DROP COLUMN without IF EXISTS",
-        _RERUN + " DROP COLUMN fails with `column does not exist` on the second run.",
+        _RERUN + " DROP COLUMN fails with `column does not exist` on the second run." + _DOWN,
         "ALTER TABLE tenant_powershell_credentials DROP COLUMN password_hint;",
         "ALTER TABLE tenant_powershell_credentials DROP COLUMN IF EXISTS password_hint;",
         "Use DROP COLUMN IF EXISTS (`--fix` does it).",
@@ -118,7 +131,9 @@ RULES = [
         "I203",
         "drop-constraint-without-if-exists",
         "ALTER TABLE ... DROP CONSTRAINT without IF EXISTS",
-        _RERUN + " DROP CONSTRAINT fails with `constraint does not exist` on the second run.",
+        _RERUN
+        + " DROP CONSTRAINT fails with `constraint does not exist` on the second run."
+        + _DOWN,
         "ALTER TABLE connectwise_credentials DROP CONSTRAINT connectwise_credentials_tenant_id_key;",
         "ALTER TABLE connectwise_credentials DROP CONSTRAINT IF EXISTS connectwise_credentials_tenant_id_key;",
         "Use DROP CONSTRAINT IF EXISTS (`--fix` does it).",
@@ -223,7 +238,9 @@ RULES = [
         "unguarded-rename",
         "RENAME of a table, column, index or constraint without a guard",
         _RERUN + " The second run fails because the old name no longer exists. The seed's "
-        "FIX_PRODUCTION_SCHEMA.sql renamed columns only inside conditional blocks for this reason.",
+        "FIX_PRODUCTION_SCHEMA.sql renamed columns only inside conditional blocks for this reason. "
+        "In a down section, renaming back what the same file's up section renamed is not "
+        "reported.",
         "ALTER TABLE connectwise_credentials RENAME COLUMN server_url TO base_url;",
         "DO $$\nBEGIN\n"
         "    IF EXISTS (SELECT 1 FROM information_schema.columns\n"
@@ -314,7 +331,7 @@ RULES = [
         "Both statements succeed on every run, so nothing looks wrong, but every run drops "
         "the table with all its rows and creates it empty. The seed's "
         "ADD_PHONE_NUMBER_INVENTORY.sql rebuilt phone_number_inventory this way: re-running it "
-        "in production would erase the whole phone number inventory.",
+        "in production would erase the whole phone number inventory." + _DOWN_DATA,
         "DROP TABLE IF EXISTS phone_number_inventory CASCADE;\n"
         "CREATE TABLE phone_number_inventory (id uuid PRIMARY KEY, line_uri text NOT NULL);",
         "CREATE TABLE IF NOT EXISTS phone_number_inventory (id uuid PRIMARY KEY, line_uri text NOT NULL);\n"
@@ -327,7 +344,7 @@ RULES = [
         "truncate-in-migration",
         "TRUNCATE in a migration",
         "TRUNCATE succeeds on every run and deletes every row each time: a re-run of the "
-        "migration wipes data that was written since the first run.",
+        "migration wipes data that was written since the first run." + _DOWN_DATA,
         "TRUNCATE country_codes;\nINSERT INTO country_codes VALUES ('US', 'United States');",
         "INSERT INTO country_codes VALUES ('US', 'United States')\n"
         "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name;",
@@ -338,7 +355,7 @@ RULES = [
         "delete-without-where",
         "DELETE without WHERE in a migration",
         "DELETE without WHERE succeeds on every run and deletes every row each time, including "
-        "rows written since the first run.",
+        "rows written since the first run." + _DOWN_DATA,
         "DELETE FROM country_codes;",
         "DELETE FROM country_codes WHERE code IN ('XX', 'YY');",
         "Delete only the rows the migration means to remove, or upsert instead.",
@@ -505,15 +522,21 @@ class _State:
     gone_at: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
     # Objects created (with or without IF NOT EXISTS) earlier in the file.
     created: set[tuple[str, ...]] = field(default_factory=set)
+    # Renames earlier in the file: (renameType, table, old name, new name), lower case.
+    renamed: set[tuple[str, str, str, str]] = field(default_factory=set)
     position: int = 0
+    # Where the current statement's section (up or down) ends: a down section does not run when
+    # its up section runs, so what it drops does not make the up section's creations safe.
+    section_end: int = 0
 
     def is_fresh(self, table: str) -> bool:
         return table.lower() in self.fresh
 
     def gone_later(self, key: tuple[str, ...]) -> bool:
-        """Whether a later statement of the file drops or renames this object away: then it does
-        not exist when the file starts again, and creating it cannot fail."""
-        return any(i > self.position for i in self.gone_at.get(key, ()))
+        """Whether a later statement of the file (and of the same section) drops or renames this
+        object away: then it does not exist when the file starts again, and creating it cannot
+        fail."""
+        return any(self.position < i < self.section_end for i in self.gone_at.get(key, ()))
 
 
 def check(ctx: FileContext) -> None:
@@ -521,12 +544,17 @@ def check(ctx: FileContext) -> None:
     if mode == "off":
         return
     state = _State()
-    for i, stmt in enumerate(ctx.parsed.statements):
+    statements = ctx.parsed.statements
+    for i, stmt in enumerate(statements):
         if stmt.context != "function":
             for key in _gone_keys(stmt):
                 state.gone_at.setdefault(key, []).append(i)
-    for i, stmt in enumerate(ctx.parsed.statements):
+    ends = _section_ends(statements)
+    state.section_end = len(statements)
+    for i, stmt in enumerate(statements):
         state.position = i
+        if ends:
+            state.section_end = ends[i]
         handler = _HANDLERS.get(stmt.kind)
         if handler is not None:
             exempt = mode == "outside-transaction" and stmt.in_transaction
@@ -535,6 +563,18 @@ def check(ctx: FileContext) -> None:
                 _uses_vanishing_column(ctx, stmt, state)
         if stmt.context != "function":
             state.created |= _created_keys(stmt)
+
+
+def _section_ends(statements: list[Statement]) -> list[int]:
+    """Per statement, the index where its run of statements of the same section (up or down)
+    ends; empty when the file has no down section."""
+    if all(s.section == "up" for s in statements):
+        return []
+    ends = [len(statements)] * len(statements)
+    for i in range(len(statements) - 2, -1, -1):
+        same = statements[i + 1].section == statements[i].section
+        ends[i] = ends[i + 1] if same else i + 1
+    return ends
 
 
 def _gone_keys(stmt: Statement) -> list[tuple[str, ...]]:
@@ -586,10 +626,33 @@ def _created_keys(stmt: Statement) -> set[tuple[str, ...]]:
         out.add(("sequence", nodes.rangevar(n.get("sequence"))[1].lower()))
     elif stmt.kind == "ViewStmt":
         out.add(("view", nodes.rangevar(n.get("view"))[1].lower()))
-    elif stmt.kind == "CreateEnumStmt":
+    elif stmt.kind in ("CreateEnumStmt", "CreateRangeStmt"):
         names = nodes.strings(n.get("typeName"))
         if names:
             out.add(("type", names[-1].lower()))
+    elif stmt.kind == "CompositeTypeStmt":
+        out.add(("type", nodes.rangevar(n.get("typevar"))[1].lower()))
+    elif stmt.kind == "CreateDomainStmt":
+        names = nodes.strings(n.get("domainname"))
+        if names:
+            out.add(("domain", names[-1].lower()))
+    elif stmt.kind == "CreateFunctionStmt":
+        names = nodes.strings(n.get("funcname"))
+        if names:
+            out.add(("procedure" if n.get("is_procedure") else "function", names[-1].lower()))
+    elif stmt.kind == "CreateTrigStmt":
+        out.add(("trigger", str(n.get("trigname", "")).lower()))
+    elif stmt.kind == "CreatePolicyStmt":
+        out.add(("policy", str(n.get("policy_name", "")).lower()))
+    elif stmt.kind == "CreateSchemaStmt" and n.get("schemaname"):
+        out.add(("schema", str(n["schemaname"]).lower()))
+    elif stmt.kind == "CreateExtensionStmt":
+        out.add(("extension", str(n.get("extname", "")).lower()))
+    elif stmt.kind == "CreateTableAsStmt":
+        into_node: Node = n.get("into") or {}
+        into: Node = into_node.get("IntoClause", into_node)
+        kind = "materialized view" if n.get("objtype") == "OBJECT_MATVIEW" else "table"
+        out.add((kind, nodes.rangevar(into.get("rel"))[1].lower()))
     elif stmt.kind == "AlterTableStmt":
         _, table = nodes.rangevar(n.get("relation"))
         for item in n.get("cmds") or []:
@@ -748,6 +811,8 @@ def _maybe_recreate(ctx: FileContext, stmt: Statement, state: _State, name: str)
     if drop is None:
         return
     state.fresh.add(name.lower())
+    if stmt.section == "down":
+        return  # a rollback that puts the old table back: losing its rows is what it is for
     if name.lower() in state.reported_recreate:
         return
     state.reported_recreate.add(name.lower())
@@ -1228,7 +1293,13 @@ _RENAME_KIND = {
 
 
 def _rename(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
-    if exempt:
+    key = _rename_key(stmt.node)
+    undoes = False
+    if stmt.context != "function":
+        # A down section that renames back what its up section renamed: the new name is there.
+        undoes = stmt.section == "down" and (key[0], key[1], key[3], key[2]) in state.renamed
+        state.renamed.add(key)
+    if exempt or undoes:
         return
     n = stmt.node
     rtype = str(n.get("renameType", ""))
@@ -1269,6 +1340,20 @@ def _rename(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> N
         f"longer exists); guard it in a DO block that checks the catalog for {old}",
         obj=obj,
     )
+
+
+def _rename_key(n: Node) -> tuple[str, str, str, str]:
+    """(renameType, table, old name, new name) of a RenameStmt, lower case."""
+    rtype = str(n.get("renameType", ""))
+    _, rel = nodes.rangevar(n.get("relation"))
+    if n.get("subname") and rel:
+        owner, old = rel, str(n["subname"])
+    elif rel:
+        owner, old = "", rel
+    else:
+        names = nodes.object_names(n.get("object"))
+        owner, old = "", names[-1] if names else str(n.get("subname") or "")
+    return rtype, owner.lower(), old.lower(), str(n.get("newname", "")).lower()
 
 
 def _alter_enum(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
@@ -1385,8 +1470,8 @@ def _insert(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> N
 
 
 def _truncate(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
-    if stmt.context == "function":
-        return
+    if stmt.context == "function" or stmt.section == "down":
+        return  # a rollback removes the rows its up section added
     rels = [nodes.rangevar(r.get("RangeVar")) for r in stmt.node.get("relations") or []]
     if rels and all(t.lower() in state.temp for _, t in rels):
         return
@@ -1403,7 +1488,7 @@ def _truncate(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) ->
 
 
 def _delete(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
-    if stmt.context == "function" or stmt.node.get("whereClause"):
+    if stmt.context == "function" or stmt.section == "down" or stmt.node.get("whereClause"):
         return
     schema, table = nodes.rangevar(stmt.node.get("relation"))
     if table.lower() in state.temp:

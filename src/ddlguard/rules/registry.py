@@ -105,7 +105,7 @@ _CATEGORY_ORDER = {c: i for i, c in enumerate(Category)}
 
 def _load_all() -> None:
     # Importing the category modules registers their rules.
-    from ddlguard.rules import drift, idempotency, integrity, naming, syntax  # noqa: F401
+    from ddlguard.rules import drift, idempotency, integrity, naming, safety, syntax  # noqa: F401
 
 
 def matches(selector: str, rule: Rule) -> bool:
@@ -121,12 +121,20 @@ def matches(selector: str, rule: Rule) -> bool:
     return rule.code.upper().startswith(sel.upper())
 
 
-def known_selector(selector: str) -> bool:
+def known_selector(selector: str, *, style: bool = False) -> bool:
+    """A code, code prefix, rule name, category or ALL; with ``style`` (sqlfluff enabled), also
+    anything shaped like a sqlfluff code, prefix or rule name (``LT01``, ``LT``, ``layout.spacing``)."""
     _load_all()
     low = selector.strip().lower()
     if low == "all" or low in {c.value for c in Category}:
         return True
-    return any(matches(selector, r) for r in RULES.values())
+    if any(matches(selector, r) for r in RULES.values()):
+        return True
+    if style:
+        from ddlguard.style import looks_like_selector
+
+        return looks_like_selector(selector)
+    return False
 
 
 def resolve(select: Iterable[str], ignore: Iterable[str]) -> set[str]:

@@ -6,7 +6,8 @@ views). Statements in ``DO`` blocks run only when their ``IF`` conditions hold a
 replayed so far (catalog checks such as ``information_schema.columns`` are evaluated on the model),
 so a guarded rename applies exactly when PostgreSQL would apply it. What cannot be modelled (dynamic
 ``EXECUTE``, a condition that cannot be evaluated, a statement that would fail) is a note naming the
-statement, never a silent skip. DML does not change the schema.
+statement, never a silent skip. DML does not change the schema. Down sections and down files (a
+rollback, for the configured ``migration-tool``) are not replayed.
 """
 
 from __future__ import annotations
@@ -58,12 +59,14 @@ def replay(
     *,
     default_schema: str = "public",
     start: Schema | None = None,
+    tool: str = "psql",
 ) -> Replayed:
-    """Apply every file's statements in order, starting from ``start`` (default: empty)."""
+    """Apply every file's statements in order, starting from ``start`` (default: empty); ``tool``
+    is the migration tool that runs them (what is a down section)."""
     replayer = _Replayer(start or Schema(), default_schema)
     for item in files:
         file = item if isinstance(item, SqlFile) else _load(item)
-        replayer.run_file(file)
+        replayer.run_file(file, tool)
     return Replayed(replayer.schema, replayer.notes)
 
 
@@ -136,11 +139,11 @@ class _Replayer:
         return self._q(None, names[-1] if names else "")
 
     # -- running -------------------------------------------------------------------------------
-    def run_file(self, file: SqlFile) -> None:
+    def run_file(self, file: SqlFile, tool: str = "psql") -> None:
         from pglast import parse_sql
 
         self._file = file
-        parsed = parse(file)
+        parsed = parse(file, tool=tool)
         for problem in parsed.errors:
             line, col = file.index.position(problem.offset)
             self.notes.append(
@@ -148,8 +151,8 @@ class _Replayer:
             )
         self._decided = {}
         for stmt in parsed.statements:
-            if stmt.context == "function":
-                continue
+            if stmt.context == "function" or stmt.section == "down":
+                continue  # a function body runs when called; a down section rolls back
             self._stmt = stmt
             if stmt.kind == "PLpgSQL_stmt_dynexecute":
                 self._note(

@@ -25,12 +25,18 @@ class Suppression:
     target: int = 0
     used: set[str] = field(default_factory=set)
 
-    def covers(self, code: str, category: str) -> bool:
+    def covers(self, code: str, category: str, name: str = "") -> bool:
+        """Does this comment name the finding's code (or a prefix of it), its category, its rule
+        name (``layout.spacing``, ``create-table-without-if-not-exists``) or ``all``?"""
         if not self.codes:
             return True
         up = code.upper()
+        low_name = name.lower()
         return any(
-            c.lower() == category or up.startswith(c.upper()) or c.lower() == "all"
+            c.lower() == category
+            or up.startswith(c.upper())
+            or c.lower() == "all"
+            or (low_name and c.lower() == low_name)
             for c in self.codes
         )
 

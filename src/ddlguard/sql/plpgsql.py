@@ -256,6 +256,7 @@ class _Walker:
                     parent=self.stmt,
                     guard=guard,
                     in_transaction=self.stmt.in_transaction,
+                    section=self.stmt.section,
                     exact=exact and not dynamic,
                     dynamic=dynamic,
                     _src_base=start,
@@ -283,6 +284,7 @@ class _Walker:
                 parent=self.stmt,
                 guard=guard,
                 in_transaction=self.stmt.in_transaction,
+                section=self.stmt.section,
                 exact=False,
                 dynamic=True,
             )

@@ -132,12 +132,14 @@ def resolved(path: Path) -> Path:
 
 def display_path(path: Path, cwd: Path | None = None) -> str:
     """A path as users see it in findings: relative to the working directory when inside it."""
-    base = cwd or Path.cwd()
-    try:
-        rel = resolved(path).relative_to(_resolved_dir(str(base)))
-        return rel.as_posix()
-    except ValueError:
-        return path.as_posix()
+    base = str(_resolved_dir(str(cwd or Path.cwd())))
+    full = str(resolved(path))
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if full.startswith(prefix):
+        return full[len(prefix) :].replace(os.sep, "/")
+    if full == base:
+        return "."
+    return path.as_posix()
 
 
 def read_bytes(path: Path) -> bytes:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import msgspec
-from pglast.parser import ParseError, parse_sql_json
 
 from ddlguard.sql.source import SqlFile
 
@@ -125,7 +124,11 @@ class Statement:
     context: str = "top"
     parent: Statement | None = None
     guard: Guard = NO_GUARD
+    # Runs inside a transaction block: an explicit BEGIN ... COMMIT, the migration tool's own
+    # transaction, or a query string of several statements (see sql/transactions.py).
     in_transaction: bool = False
+    # "down" for a statement of a down section or a down file (a rollback), else "up".
+    section: str = "up"
     exact: bool = True
     dynamic: bool = False
     # Where the text handed to the parser begins, to map the tree's byte locations.
@@ -170,7 +173,7 @@ class Statement:
     def tokens(self) -> list[Token]:
         """The statement's tokens (keywords, identifiers, literals), comments left out."""
         if self._tokens is None:
-            from pglast.parser import scan
+            from pglast.parser import ParseError, scan
 
             text = self.text
             try:
@@ -194,7 +197,7 @@ class Statement:
         """
         if self._tokens is not None or self.end - self.start <= size:
             return self.tokens()
-        from pglast.parser import scan
+        from pglast.parser import ParseError, scan
 
         try:
             raw = scan(self.file.text[self.start : self.start + size])
@@ -238,13 +241,18 @@ def _trim_end(text: str, start: int, end: int) -> int:
     return end
 
 
-def parse(file: SqlFile) -> Parsed:
-    """Parse a file with PostgreSQL's parser; on a syntax error, parse statement by statement."""
+def parse(file: SqlFile, tool: str = "psql") -> Parsed:
+    """Parse a file with PostgreSQL's parser; on a syntax error, parse statement by statement.
+
+    ``tool`` (``migration-tool``) decides which statements run in a transaction and which belong
+    to a down section (sql/transactions.py)."""
+    from pglast.parser import ParseError, parse_sql_json  # imported on first use: a warm run
+    # answered from the result cache never loads the parser
     text = file.parse_text
     try:
         tree = _TREE.decode(parse_sql_json(text))
     except ParseError:
-        return _parse_piecewise(file)
+        return _parse_piecewise(file, tool)
     statements: list[Statement] = []
     index = file.index
     for raw in tree.stmts:
@@ -257,17 +265,17 @@ def parse(file: SqlFile) -> Parsed:
         start = _first_token(text, start, end)
         end = _trim_end(text, start, end)
         statements.append(Statement(kind, node, start, end, file, _rows=rows))
-    _annotate(statements)
+    _annotate(statements, file, tool)
     errors: list[SyntaxProblem] = []
     return Parsed(_with_bodies(statements, errors), errors)
 
 
-def _parse_piecewise(file: SqlFile) -> Parsed:
+def _parse_piecewise(file: SqlFile, tool: str = "psql") -> Parsed:
     """Split on top-level semicolons with the scanner and parse each piece on its own.
 
     So one bad statement is reported where it is and the rest of the file is still checked.
     """
-    from pglast.parser import scan
+    from pglast.parser import ParseError, parse_sql_json, scan
 
     text = file.parse_text
     try:
@@ -305,12 +313,18 @@ def _parse_piecewise(file: SqlFile) -> Parsed:
                 kind, node, s, e, file, _src_base=pstart, _src_text=chunk, _rows=rows
             )
             statements.append(stmt)
-    _annotate(statements)
+    _annotate(statements, file, tool)
     return Parsed(_with_bodies(statements, errors), errors)
 
 
-def _annotate(statements: list[Statement]) -> None:
-    """Mark statements that run inside an explicit BEGIN ... COMMIT."""
+def _annotate(statements: list[Statement], file: SqlFile, tool: str = "psql") -> None:
+    """Mark statements that run inside a transaction block: an explicit BEGIN ... COMMIT, and for
+    a migration tool other than psql its own transaction, and set the down sections."""
+    if tool != "psql":
+        from ddlguard.sql.transactions import annotate
+
+        annotate(statements, file, tool)
+        return
     in_tx = False
     for s in statements:
         if s.kind == "TransactionStmt":
