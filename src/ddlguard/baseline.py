@@ -7,13 +7,12 @@ twice in one file is two entries: a third copy is new.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path
 
 from ddlguard import __version__
-from ddlguard.findings import Finding
+from ddlguard.findings import Finding, context_digest
 
 FORMAT = 1
 
@@ -23,8 +22,7 @@ class BaselineError(Exception):
 
 
 def _key(f: Finding) -> tuple[str, str, str]:
-    digest = hashlib.sha256((f.context or f.message).encode("utf-8")).hexdigest()[:16]
-    return (f.code, f.path, digest)
+    return (f.code, f.path, f.context or context_digest(f.message, fold=False))
 
 
 def render_baseline(findings: list[Finding]) -> str:

@@ -27,7 +27,7 @@ import msgspec
 from ddlguard import __version__
 from ddlguard.findings import Finding
 
-_FORMAT = 2
+_FORMAT = 3
 # A file modified this close to the moment it was read may change again within the same mtime
 # tick: its stat is not trusted until its content has been hashed again on a later run.
 _RACY_NS = 1_000_000_000

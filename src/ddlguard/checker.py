@@ -53,11 +53,12 @@ _SKIP_DIRS = {
 
 def sql_files_under(root: Path) -> list[Path]:
     """Every ``.sql`` file below a folder, in natural order, skipping VCS and vendor folders."""
-    found: list[Path] = []
+    found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in filenames if f.lower().endswith(".sql"))
-    return sorted(found, key=lambda p: natural_sort_key(p.as_posix()))
+        found.extend(os.path.join(dirpath, f) for f in filenames if f.lower().endswith(".sql"))  # noqa: PTH118
+    paths = [Path(name) for name in found]
+    return sorted(paths, key=lambda p: natural_sort_key(p.as_posix()))
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
@@ -296,6 +297,16 @@ class Checker:
         same, byte for byte, whichever way it was computed."""
         if self._style is not None:
             self._style_call(lambda st: st.require())  # sqlfluff installed: fail early if not
+        return self._run(paths, fix=fix, progress=progress, workers=workers)
+
+    def _run(
+        self,
+        paths: Sequence[Path],
+        *,
+        fix: bool,
+        progress: Callable[[int, int], None] | None,
+        workers: int | None,
+    ) -> Result:
         from ddlguard import cache
 
         result = Result(findings=[])
@@ -317,7 +328,13 @@ class Checker:
         n = _worker_count(workers, len(todo), fix)
         fresh: Iterable[tuple[str, list[Finding], int, cache.Stamp | None]]
         if n > 1:
-            fresh = self._run_parallel([paths[i] for i in todo], n)
+            base = done
+
+            def tick(count: int) -> None:
+                if progress is not None:
+                    progress(base + count, total)
+
+            fresh = self._run_parallel([paths[i] for i in todo], n, tick)
         else:
             fresh = (self._fresh(paths[i], fix=fix, result=result) for i in todo)
         for i, (display, findings, statements, mark) in zip(todo, fresh, strict=True):
@@ -326,7 +343,7 @@ class Checker:
             if index is not None and mark is not None:
                 index.put(display, self._file_context(path), mark, statements, findings)
             done += 1
-            if progress is not None:
+            if progress is not None and n == 1:
                 progress(done, total)
         if index is not None:
             index.save()
@@ -351,7 +368,7 @@ class Checker:
 
         data: bytes | None = None
         mark: Stamp | None = None
-        if not fix:
+        if not fix and cache.enabled():
             try:
                 before = path.stat()
                 data = read_bytes(path)
@@ -366,9 +383,11 @@ class Checker:
         return report.display, report.findings, report.statements, mark
 
     def _run_parallel(
-        self, paths: Sequence[Path], n: int
+        self, paths: Sequence[Path], n: int, tick: Callable[[int], None]
     ) -> Iterator[tuple[str, list[Finding], int, Stamp | None]]:
-        """Check ``paths`` on ``n`` processes, in chunks; outcomes in the order of ``paths``."""
+        """Check ``paths`` on ``n`` processes, in chunks; outcomes in the order of ``paths``,
+        ``tick(files done)`` as they come."""
+        import gc
         from concurrent.futures import ProcessPoolExecutor
 
         size = max(8, len(paths) // (n * 16))
@@ -381,9 +400,21 @@ class Checker:
             frozenset(self.migration_paths),
             tuple(sorted(self._change_map().items())),
         )
-        with ProcessPoolExecutor(max_workers=n, initializer=_init_worker, initargs=(args,)) as pool:
-            for part in pool.map(_check_chunk, chunks):
-                yield from _decode_outcomes(part)
+        # The workers are forked: keep the collector off the objects they inherit (Python's
+        # advice for fork), so their pages are not copied and not traversed again and again.
+        gc.freeze()
+        done = 0
+        try:
+            with ProcessPoolExecutor(
+                max_workers=n, initializer=_init_worker, initargs=(args,)
+            ) as pool:
+                for part in pool.map(_check_chunk, chunks):
+                    outcomes = _decode_outcomes(part)
+                    done += len(outcomes)
+                    tick(done)
+                    yield from outcomes
+        finally:
+            gc.unfreeze()
 
     def _index(self) -> Index:
         """This configuration's result cache index (see ddlguard.cache)."""

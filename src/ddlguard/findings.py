@@ -86,8 +86,9 @@ class Finding:
     # The first line of the statement (and of the top-level statement) the finding belongs to,
     # used to match suppression comments; not part of any output.
     anchor_lines: tuple[int, ...] = field(default=(), compare=False)
-    # The statement's text with white space folded (or the message, for file-level findings):
-    # what a baseline matches on, so that edits elsewhere in the file do not resurrect it.
+    # A digest of the statement's text with white space folded (or of the message, for
+    # file-level findings; see context_digest): what a baseline matches on, so that edits
+    # elsewhere in the file do not resurrect it.
     context: str = field(default="", compare=False)
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
@@ -124,3 +125,13 @@ class Result:
 
     def failing(self, fail_on: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity.rank >= fail_on.rank]
+
+
+def context_digest(text: str, *, fold: bool = True) -> str:
+    """The baseline's statement key: SHA-256 (16 hex digits) of ``text`` with white space folded
+    (``fold``; a message is hashed as it is). Kept in findings instead of the text itself, which
+    for a data-seeding INSERT is megabytes."""
+    import hashlib
+
+    data = " ".join(text.split()) if fold else text
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:16]

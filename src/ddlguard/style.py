@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ddlguard.findings import Category, Finding, Severity
+from ddlguard.findings import Category, Finding, Severity, context_digest
 
 if TYPE_CHECKING:
     from ddlguard.configfile import Settings
@@ -500,11 +500,12 @@ class _Locator:
             for s in self.nested:
                 if s.start <= offset < s.end:
                     lines.add(index.position(s.start)[0])
-            context = " ".join(owner.text.split())
+            context = owner.context_digest()
         else:
             start = index.line_start(line)
             end = text.find("\n", start)
-            context = " ".join(text[start : len(text) if end == -1 else end].split()) or message
+            own_line = " ".join(text[start : len(text) if end == -1 else end].split())
+            context = context_digest(own_line) if own_line else context_digest(message, fold=False)
         return tuple(sorted(lines)), context
 
 

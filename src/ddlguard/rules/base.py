@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ddlguard.findings import Edit, Finding, Fix
+from ddlguard.findings import Edit, Finding, Fix, context_digest
 from ddlguard.rules.registry import RULES
 from ddlguard.sql.source import SqlFile
 from ddlguard.sql.statements import Parsed, Statement
@@ -76,7 +76,7 @@ class FileContext:
                 object=obj,
                 fix=fix,
                 anchor_lines=anchors,
-                context=" ".join(stmt.text.split()) if stmt is not None else message,
+                context=stmt.context_digest() if stmt is not None else context_digest(message, fold=False),
             )
         )
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from ddlguard.configfile import naming_regex
+from ddlguard.configfile import NamingSettings, naming_regex
 from ddlguard.findings import Category, Severity
 from ddlguard.rules.base import FileContext
 from ddlguard.rules.registry import RuleMaker, register
@@ -279,8 +279,9 @@ def _constraint(
     yield Created("constraint", str(name), table, cols, contype, stmt, hint=loc)
 
 
-def created_names(stmt: Statement) -> Iterator[Created]:
-    """Every name a statement creates or renames to (never names it only refers to)."""
+def created_names(stmt: Statement, column_pattern: str | None = None) -> Iterator[Created]:
+    """Every name a statement creates or renames to (never names it only refers to), but for
+    columns whose name passes every rule with ``column_pattern`` (``_fine``: most of them)."""
     n = stmt.node
     k = stmt.kind
     if k == "CreateStmt":
@@ -291,8 +292,9 @@ def created_names(stmt: Statement) -> Iterator[Created]:
             if "ColumnDef" in elt:
                 col = elt["ColumnDef"]
                 cname = str(col.get("colname", ""))
-                cloc = stmt.loc(col.get("location"))
-                yield Created("column", cname, table, (), None, stmt, at=cloc or stmt.start)
+                if not _fine(cname, column_pattern):
+                    cloc = stmt.loc(col.get("location"))
+                    yield Created("column", cname, table, (), None, stmt, at=cloc or stmt.start)
                 for c in col.get("constraints") or []:
                     yield from _constraint(stmt, c.get("Constraint", {}), table, cname)
             elif "Constraint" in elt:
@@ -312,9 +314,9 @@ def created_names(stmt: Statement) -> Iterator[Created]:
             if cmd.get("subtype") == "AT_AddColumn":
                 col = cmd.get("def", {}).get("ColumnDef", {})
                 cname = str(col.get("colname", ""))
-                yield Created(
-                    "column", cname, table, (), None, stmt, at=stmt.loc(col.get("location")) or stmt.start
-                )
+                if not _fine(cname, column_pattern):
+                    at = stmt.loc(col.get("location")) or stmt.start
+                    yield Created("column", cname, table, (), None, stmt, at=at)
                 for c in col.get("constraints") or []:
                     yield from _constraint(stmt, c.get("Constraint", {}), table, cname)
             elif cmd.get("subtype") == "AT_AddConstraint":
@@ -363,6 +365,47 @@ def created_names(stmt: Statement) -> Iterator[Created]:
         yield Created("policy", name, None, (), None, stmt)
 
 
+# The statement kinds created_names finds names in.
+_CREATING = frozenset(
+    {
+        "CreateStmt",
+        "CreateTableAsStmt",
+        "ViewStmt",
+        "AlterTableStmt",
+        "IndexStmt",
+        "RenameStmt",
+        "CreateEnumStmt",
+        "CreateRangeStmt",
+        "CreateDomainStmt",
+        "CompositeTypeStmt",
+        "CreateSeqStmt",
+        "CreateSchemaStmt",
+        "CreateFunctionStmt",
+        "CreateTrigStmt",
+        "CreatePolicyStmt",
+    }
+)
+
+
+def _applicable(c: Created, naming: NamingSettings) -> str | None:
+    """The naming pattern that applies to ``c`` in check(), or None (only N201-N203 apply)."""
+    if c.kind in ("table", "view"):
+        return naming.table
+    if c.kind == "column":
+        return naming.column
+    if c.kind == "index":
+        return naming.index if c.table is not None else None
+    if (
+        c.kind == "constraint"
+        and c.contype
+        and c.stmt.kind != "RenameStmt"
+        and (c.columns or c.contype == "primary-key")
+    ):
+        value: str | None = getattr(naming, _TEMPLATE_RULES[c.contype][1], None)
+        return value
+    return None
+
+
 _TEMPLATE_RULES = {
     "index": ("N103", "index", "index"),
     "unique": ("N104", "unique", "unique constraint"),
@@ -381,12 +424,14 @@ def check(ctx: FileContext) -> None:
     for stmt in ctx.parsed.statements:
         if stmt.context == "function":
             continue
-        for created in created_names(stmt):
-            if created.kind == "column" and _fine(created.name, naming.column):
-                continue  # the common case, decided once per distinct name
+        if stmt.kind not in _CREATING:
+            continue
+        for created in created_names(stmt, naming.column):
             c = _with_index_facts(created, indexes)
             if not c.name:
                 continue
+            if _fine(c.name, _applicable(c, naming)):
+                continue  # the common case, decided once per distinct name and pattern
             written = _written_name(stmt, c)
             wlen = len(written)
             obj = _object(schema, c)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 
 from ddlguard.sql.statements import Node, Statement, Token
@@ -65,6 +67,13 @@ def index_columns(params: list[Any] | None) -> list[str]:
 
 def find_tokens(stmt: Statement, words: tuple[str, ...], start: int = 0) -> Token | None:
     """The first token at or after character offset ``start`` whose text is one of ``words``."""
+    text = stmt.file.text
+    begin = max(start, stmt.start)
+    m = _words(words).search(text, begin, stmt.end)
+    if m is not None and not _LEXICAL.search(text, begin, m.start()):
+        # Only plain words, numbers, punctuation and white space before it: no comment, string
+        # or quoted name that could hide the word, so the scanner would find the same token.
+        return Token(m.start(), m.end(), m.group().upper(), "keyword")
     want = {w.upper() for w in words}
     for tok in stmt.head_tokens():  # the keywords looked for are near the start: try there first
         if tok.start >= start and stmt.token_text(tok).upper() in want:
@@ -73,6 +82,16 @@ def find_tokens(stmt: Statement, words: tuple[str, ...], start: int = 0) -> Toke
         if tok.start >= start and stmt.token_text(tok).upper() in want:
             return tok
     return None
+
+
+# Characters that start a comment, a string, a quoted identifier or a dollar quote.
+_LEXICAL = re.compile(r"""['"$]|--|/\*""")
+
+
+@lru_cache(maxsize=256)
+def _words(words: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<![\w$])(?:{alternatives})(?![\w$])", re.IGNORECASE)
 
 
 def token_after_sequence(stmt: Statement, words: tuple[str, ...], start: int = 0) -> Token | None:

@@ -115,25 +115,31 @@ class SqlFile:
 
 
 @lru_cache(maxsize=4096)
-def _resolved_dir(folder: str) -> Path:
-    return Path(folder).resolve()
+def _resolved_dir(folder: str) -> str:
+    return str(Path(folder).resolve())
+
+
+def _resolved_str(path: Path | str) -> str:
+    """``str(path.resolve())``, with each folder resolved once per process: a run over thousands
+    of files in a few folders then costs one ``lstat`` per file instead of one per component."""
+    name = os.fspath(path)
+    if ".." in name or os.path.islink(name):  # noqa: PTH114
+        return str(Path(name).resolve())
+    folder, base = os.path.split(name)
+    if not os.path.isabs(folder):  # noqa: PTH117
+        folder = os.path.join(os.getcwd(), folder)  # noqa: PTH109, PTH118
+    return os.path.join(_resolved_dir(folder), base)  # noqa: PTH118
 
 
 def resolved(path: Path) -> Path:
-    """``path.resolve()``, with each folder resolved once per process: a run over thousands of
-    files in a few folders then costs one ``lstat`` per file instead of one per path component."""
-    if ".." in path.parts or path.is_symlink():
-        return path.resolve()
-    folder = os.path.dirname(path)  # noqa: PTH120 - str work, no Path objects per file
-    if not os.path.isabs(folder):  # noqa: PTH117
-        folder = os.path.join(os.getcwd(), folder)  # noqa: PTH109, PTH118
-    return _resolved_dir(folder) / path.name
+    """``path.resolve()`` (see _resolved_str)."""
+    return Path(_resolved_str(path))
 
 
 def display_path(path: Path, cwd: Path | None = None) -> str:
     """A path as users see it in findings: relative to the working directory when inside it."""
-    base = str(_resolved_dir(str(cwd or Path.cwd())))
-    full = str(resolved(path))
+    base = _resolved_dir(os.fspath(cwd) if cwd is not None else os.getcwd())  # noqa: PTH109
+    full = _resolved_str(path)
     prefix = base if base.endswith(os.sep) else base + os.sep
     if full.startswith(prefix):
         return full[len(prefix) :].replace(os.sep, "/")

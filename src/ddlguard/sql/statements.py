@@ -137,6 +137,15 @@ class Statement:
     _tokens: list[Token] | None = field(default=None, repr=False)
     # INSERT ... VALUES: the rows, undecoded; ``node``'s ``valuesLists`` is empty (see rows()).
     _rows: bytes | None = field(default=None, repr=False)
+    _digest: str | None = field(default=None, repr=False)
+
+    def context_digest(self) -> str:
+        """The baseline key of the statement's text (findings.context_digest), once."""
+        if self._digest is None:
+            from ddlguard.findings import context_digest
+
+            self._digest = context_digest(self.text)
+        return self._digest
 
     def values_rows(self) -> list[Any]:
         """The ``valuesLists`` of an ``INSERT ... VALUES`` (left out of ``node``: no rule reads
