@@ -276,8 +276,8 @@ def _report(
 
             text += render_breakdown(result)
     _emit(text, args.output)
-    fail_on = Severity(args.fail_on or config.fail_on)
-    return EXIT_FINDINGS if result.failing(fail_on) else EXIT_OK
+    rank = Severity(args.fail_on or config.fail_on).rank
+    return EXIT_FINDINGS if any(f.severity.rank >= rank for f in result.findings) else EXIT_OK
 
 
 # --- commands --------------------------------------------------------------------------------

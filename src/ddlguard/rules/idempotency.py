@@ -546,7 +546,7 @@ def check(ctx: FileContext) -> None:
     state = _State()
     statements = ctx.parsed.statements
     for i, stmt in enumerate(statements):
-        if stmt.context != "function":
+        if stmt.context != "function" and stmt.kind in _GONE_KINDS:
             for key in _gone_keys(stmt):
                 state.gone_at.setdefault(key, []).append(i)
     # I408 looks for columns used before a later rename or drop: most files have none.
@@ -563,8 +563,31 @@ def check(ctx: FileContext) -> None:
             handler(ctx, stmt, state, exempt)
             if columns_vanish and stmt.context != "function" and not exempt:
                 _uses_vanishing_column(ctx, stmt, state)
-        if stmt.context != "function":
+        if stmt.context != "function" and stmt.kind in _CREATED_KINDS:
             state.created |= _created_keys(stmt)
+
+
+# The statement kinds _gone_keys and _created_keys look at.
+_GONE_KINDS = frozenset({"DropStmt", "AlterTableStmt", "RenameStmt"})
+_CREATED_KINDS = frozenset(
+    {
+        "CreateStmt",
+        "IndexStmt",
+        "CreateSeqStmt",
+        "ViewStmt",
+        "CreateEnumStmt",
+        "CreateRangeStmt",
+        "CompositeTypeStmt",
+        "CreateDomainStmt",
+        "CreateFunctionStmt",
+        "CreateTrigStmt",
+        "CreatePolicyStmt",
+        "CreateSchemaStmt",
+        "CreateExtensionStmt",
+        "CreateTableAsStmt",
+        "AlterTableStmt",
+    }
+)
 
 
 def _section_ends(statements: list[Statement]) -> list[int]:

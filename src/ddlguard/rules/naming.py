@@ -16,7 +16,9 @@ from ddlguard.sql.statements import Node, Statement
 
 # What PostgreSQL reads unquoted: lower-case ASCII letters, digits, _ and $, and any non-ASCII
 # character (which the scanner accepts as an identifier character and does not fold in UTF-8).
-_PLAIN_IDENT = re.compile(r"^[a-z_\u0080-\U0010ffff][a-z0-9_$\u0080-\U0010ffff]*$")
+# Any character from U+0080 up, written as a negated ASCII class: a class spelled as the range
+# \u0080-\U0010ffff costs 3 ms to compile, on every start.
+_PLAIN_IDENT = re.compile(r"^(?:[a-z_]|[^\x00-\x7f])(?:[a-z0-9_$]|[^\x00-\x7f])*$")
 MAX_IDENTIFIER_BYTES = 63
 
 

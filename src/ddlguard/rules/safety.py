@@ -699,21 +699,30 @@ def check(ctx: FileContext) -> None:
                 state.timeout = state.timeout_local = False
                 state.timeout_reported = False
             continue
-        _concurrently_in_transaction(ctx, stmt)
-        if stmt.context == "function" or is_down(stmt):
+        kind = stmt.kind
+        if kind in _CONCURRENT_WHAT:
+            _concurrently_in_transaction(ctx, stmt)
+        if stmt.context == "function" or stmt.section == "down":
             # A function body runs when the function is called, a down section on rollback
             # (where dropping what the up section added is the point), not with the migration.
             continue
-        change = lock_timeout_change(stmt)
-        if change is not None:
-            state.timeout, state.timeout_local = change
-            state.timeout_reported = False
-        handler = _HANDLERS.get(stmt.kind)
+        if kind in _SETS_TIMEOUT:
+            change = lock_timeout_change(stmt)
+            if change is not None:
+                state.timeout, state.timeout_local = change
+                state.timeout_reported = False
+        handler = _HANDLERS.get(kind)
         if handler is not None:
             handler(ctx, stmt, state)
         if lock_rule and _takes_lock(stmt, state):
             _require_lock_timeout(ctx, stmt, state)
-        _track(stmt, state)
+        if kind in _TRACKED:
+            _track(stmt, state)
+
+
+# The statement kinds lock_timeout_change and _track look at.
+_SETS_TIMEOUT = frozenset({"VariableSetStmt", "SelectStmt", "DoStmt"})
+_TRACKED = frozenset({"CreateStmt", "CreateTableAsStmt", "IndexStmt", "RenameStmt"})
 
 
 def _track(stmt: Statement, state: _State) -> None:
