@@ -322,11 +322,15 @@ class Tool:
     rss_kb: int = 0
     codes: set[int] = field(default_factory=set)
     error: str = ""
+    # Run before each (untimed): e.g. empty the result cache for a cold run.
+    prepare: Callable[[], None] | None = None
 
 
 def _run(tool: Tool, capture: bool = False) -> tuple[float, str]:
     """Run once; return (wall seconds, output if captured), recording the exit code."""
     out = subprocess.PIPE if capture else subprocess.DEVNULL
+    if tool.prepare is not None:
+        tool.prepare()
     t0 = time.perf_counter()
     proc = subprocess.Popen(tool.cmd, cwd=tool.cwd, env=tool.env, stdout=out,
                             stderr=subprocess.PIPE if capture else subprocess.DEVNULL)
@@ -471,7 +475,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(files)} files, {statements} statements (pglast), {total_bytes / 1e6:.1f} MB",
           flush=True)
 
-    base_env = {k: v for k, v in os.environ.items() if k != "DDLGUARD_NO_CACHE"}
+    # As on a user's machine: Python writes and reuses its bytecode caches (a session that sets
+    # PYTHONDONTWRITEBYTECODE would make every ddlguard start compile its modules again).
+    base_env = {k: v for k, v in os.environ.items()
+                if k not in ("DDLGUARD_NO_CACHE", "PYTHONDONTWRITEBYTECODE", "DDLGUARD_WORKERS")}
     base_env["NO_COLOR"] = "1"
     cold_env = {**base_env, "DDLGUARD_NO_CACHE": "1"}
     ddlguard = _exe("ddlguard")
@@ -489,8 +496,14 @@ def main(argv: list[str] | None = None) -> int:
                                        capture_output=True, text=True,
                                        check=False).stdout.strip() or "?"
 
+    def empty_cache() -> None:
+        shutil.rmtree(folder / ".ddlguard_cache", ignore_errors=True)
+
     tools: list[Tool] = [
-        Tool("ddlguard cold", [ddlguard, "check", "--quiet", str(folder)], folder, cold_env,
+        Tool("ddlguard cold", [ddlguard, "check", "--quiet", str(folder)], folder, base_env,
+             "all files, result cache emptied before each run (so it is written too)",
+             len(files), prepare=empty_cache),
+        Tool("ddlguard cache off", [ddlguard, "check", "--quiet", str(folder)], folder, cold_env,
              "all files, DDLGUARD_NO_CACHE=1", len(files)),
         Tool("ddlguard warm", [ddlguard, "check", "--quiet", str(folder)], folder, base_env,
              "all files, result cache filled by one warm-up run", len(files)),
@@ -628,6 +641,7 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"- {label}: n/a")
 
     ratio(cold, sq, "ddlguard cold / squawk")
+    ratio(med("ddlguard cache off"), sq, "ddlguard cache off / squawk")
     ratio(warm, sq, "ddlguard warm / squawk")
     ratio(cold, fl, "ddlguard cold / sqlfluff (sqlfluff scaled per file)")
     if cold and fl:

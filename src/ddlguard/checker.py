@@ -315,7 +315,7 @@ class Checker:
         outcomes: list[tuple[str, list[Finding], int, Path] | None] = [None] * total
         todo: list[int] = []
         for i, path in enumerate(paths):
-            if index is not None:
+            if index is not None and index.entries:
                 display = display_path(path, self.cwd)
                 entry = index.lookup(path, display, self._file_context(path))
                 if entry is not None:
@@ -391,7 +391,9 @@ class Checker:
         from concurrent.futures import ProcessPoolExecutor
 
         size = max(8, len(paths) // (n * 16))
-        chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+        # Paths travel as strings: a pickled Path costs several times more.
+        names = [str(p) for p in paths]
+        chunks = [names[i : i + size] for i in range(0, len(names), size)]
         args = (
             self.config,
             tuple(self.select),
@@ -566,14 +568,15 @@ def _init_worker(
     _WORKER._change_tables = dict(change)
 
 
-def _check_chunk(paths: list[Path]) -> bytes:
+def _check_chunk(paths: list[str]) -> bytes:
     """A worker process's share, as msgpack: findings cross the process boundary about six times
     faster than pickled dataclasses, and the parent decodes them while the workers go on."""
     import msgspec
 
     assert _WORKER is not None
     scratch = Result(findings=[])
-    return msgspec.msgpack.encode([_WORKER._fresh(p, fix=False, result=scratch) for p in paths])
+    done = [_WORKER._fresh(Path(p), fix=False, result=scratch) for p in paths]
+    return msgspec.msgpack.encode(done)
 
 
 def _decode_outcomes(data: bytes) -> list[tuple[str, list[Finding], int, Stamp | None]]:

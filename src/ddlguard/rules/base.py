@@ -49,16 +49,18 @@ class FileContext:
         end = max(start, end)
         line, col = index.position(start)
         end_line, end_col = index.position(end)
-        anchors: tuple[int, ...] = ()
-        if stmt is not None:
-            lines = {index.position(stmt.start)[0]}
+        anchors: tuple[int, ...]
+        if stmt is None:
+            anchors = (line,)
+        elif stmt.parent is None:
+            anchors = (line if stmt.start == start else index.position(stmt.start)[0],)
+        else:
+            lines: set[int] = set()
             s: Statement | None = stmt
             while s is not None:
                 lines.add(index.position(s.start)[0])
                 s = s.parent
             anchors = tuple(sorted(lines))
-        else:
-            anchors = (line,)
         if fix is not None and fix.edits and (stmt is None or not stmt.exact):
             fix = Fix(fix.description, fix.replacement)
         self.findings.append(

@@ -298,7 +298,9 @@ def created_names(stmt: Statement, column_pattern: str | None = None) -> Iterato
                     cloc = stmt.loc(col.get("location"))
                     yield Created("column", cname, table, (), None, stmt, at=cloc or stmt.start)
                 for c in col.get("constraints") or []:
-                    yield from _constraint(stmt, c.get("Constraint", {}), table, cname)
+                    con = c.get("Constraint", {})
+                    if con.get("conname"):  # NOT NULL, DEFAULT ...: nothing named
+                        yield from _constraint(stmt, con, table, cname)
             elif "Constraint" in elt:
                 yield from _constraint(stmt, elt["Constraint"], table, None)
     elif k == "CreateTableAsStmt":
@@ -320,7 +322,9 @@ def created_names(stmt: Statement, column_pattern: str | None = None) -> Iterato
                     at = stmt.loc(col.get("location")) or stmt.start
                     yield Created("column", cname, table, (), None, stmt, at=at)
                 for c in col.get("constraints") or []:
-                    yield from _constraint(stmt, c.get("Constraint", {}), table, cname)
+                    con = c.get("Constraint", {})
+                    if con.get("conname"):  # NOT NULL, DEFAULT ...: nothing named
+                        yield from _constraint(stmt, con, table, cname)
             elif cmd.get("subtype") == "AT_AddConstraint":
                 yield from _constraint(stmt, cmd.get("def", {}).get("Constraint", {}), table, None)
     elif k == "IndexStmt" and n.get("idxname"):

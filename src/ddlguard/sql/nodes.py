@@ -84,6 +84,43 @@ def find_tokens(stmt: Statement, words: tuple[str, ...], start: int = 0) -> Toke
     return None
 
 
+# The relation name of an ALTER TABLE (maybe schema-qualified, maybe with an inheritance star),
+# and the punctuation that separates its commands.
+_RELATION = re.compile(r"[\w$]+(?:\s*\.\s*[\w$]+)*(?:\s*\*)?")
+_PUNCTUATION = re.compile(r"[(),]")
+
+
+def _plain_cmd_spans(text: str, rel_loc: int, end: int) -> list[tuple[int, int]] | None:
+    """alter_table_cmd_spans for a statement whose text holds no comment, string or quoted
+    name: each command runs from its first to its last non-blank character between commas
+    outside parentheses."""
+    m = _RELATION.match(text, rel_loc, end)
+    if m is None:
+        return None
+    spans: list[tuple[int, int]] = []
+    depth = 0
+    begin = m.end()
+    for p in _PUNCTUATION.finditer(text, begin, end):
+        ch = p.group()
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0:
+            spans.append(_stripped(text, begin, p.start()))
+            begin = p.end()
+    spans.append(_stripped(text, begin, end))
+    return spans
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
 # Characters that start a comment, a string, a quoted identifier or a dollar quote.
 _LEXICAL = re.compile(r"""['"$]|--|/\*""")
 
@@ -127,6 +164,11 @@ def alter_table_cmd_spans(stmt: Statement) -> list[tuple[int, int]] | None:
     """Character spans of each command of an ALTER TABLE, or None when they cannot be found."""
     cmds = stmt.node.get("cmds") or []
     rel_loc = stmt.loc((stmt.node.get("relation") or {}).get("location"))
+    if rel_loc is not None and not _LEXICAL.search(stmt.file.text, stmt.start, stmt.end):
+        # No comment, string or quoted name anywhere: the commas and parentheses in the text
+        # are the tokens themselves, no need to scan the statement.
+        fast = _plain_cmd_spans(stmt.file.text, rel_loc, stmt.end)
+        return fast if fast is not None and len(fast) == len(cmds) else None
     toks = stmt.tokens()
     if rel_loc is None or not toks:
         return None

@@ -122,9 +122,22 @@ class _Walker:
         self.context = context
         self.out: list[Statement] = []
         self.errors: list[SyntaxProblem] = []
-        # Character offsets of the body's lines, to place statements by PL/pgSQL's line numbers.
-        self._line_starts = [0] + [i + 1 for i, ch in enumerate(body) if ch == "\n"]
+        self._starts: list[int] | None = None
         self._search_from = 0
+
+    @property
+    def _line_starts(self) -> list[int]:
+        """Character offsets of the body's lines, to place statements by PL/pgSQL's line
+        numbers (found when the first statement is placed)."""
+        if self._starts is None:
+            starts = [0]
+            find = self.body.find
+            pos = find("\n")
+            while pos != -1:
+                starts.append(pos + 1)
+                pos = find("\n", pos + 1)
+            self._starts = starts
+        return self._starts
 
     # -- placing text -------------------------------------------------------------------------
     def _place(self, query: str, lineno: int | None) -> tuple[int, bool]:
