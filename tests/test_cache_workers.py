@@ -166,7 +166,7 @@ def test_a_warm_run_reads_no_unchanged_file(
 def test_concurrent_runs_merge_their_entries(tmp_path: Path) -> None:
     """Two runs with the same configuration that loaded the index before either saved it: the
     index keeps the entries of both."""
-    from ddlguard.cache import Index, stamp
+    from ddlguard.cache import Index, encode_findings, stamp
 
     folder = tmp_path / ".ddlguard_cache"
     first, second = Index(folder, "k"), Index(folder, "k")
@@ -175,7 +175,7 @@ def test_concurrent_runs_merge_their_entries(tmp_path: Path) -> None:
         path.write_text("SELECT 1;\n", encoding="utf-8")
         mark = stamp(path, path.read_bytes(), path.stat())
         assert mark is not None
-        index.put(name, "True", mark, 1, [])
+        index.put(name, "True", mark, 1, encode_findings([]))
     first.save()
     second.save()
     assert set(Index(folder, "k").entries) == {"0001.sql", "0002.sql"}

@@ -27,7 +27,7 @@ import msgspec
 from ddlguard import __version__
 from ddlguard.findings import Finding
 
-_FORMAT = 3
+_FORMAT = 4
 # A file modified this close to the moment it was read may change again within the same mtime
 # tick: its stat is not trusted until its content has been hashed again on a later run.
 _RACY_NS = 1_000_000_000
@@ -59,7 +59,7 @@ class Entry(msgspec.Struct, array_like=True):
     read_ns: int  # when the file was read (for the racy-stat rule)
     context: str  # what else decides this file's findings (see Checker._file_context)
     statements: int
-    findings: list[Finding]
+    findings: msgspec.Raw  # msgpack of list[Finding], decoded on a hit only
 
 
 class _Index(msgspec.Struct):
@@ -69,6 +69,16 @@ class _Index(msgspec.Struct):
 
 _DECODER = msgspec.msgpack.Decoder(_Index)
 _ENCODER = msgspec.msgpack.Encoder()
+_FINDINGS = msgspec.msgpack.Decoder(list[Finding])
+
+
+def encode_findings(findings: list[Finding]) -> bytes:
+    """A file's findings as an index entry keeps them (and as worker processes send them)."""
+    return _ENCODER.encode(findings)
+
+
+def decode_findings(data: bytes | msgspec.Raw) -> list[Finding]:
+    return _FINDINGS.decode(data)
 
 
 class Stamp(msgspec.Struct, array_like=True):
@@ -110,8 +120,9 @@ class Index:
         self.entries = index.entries
         self._loaded_mtime = st.st_mtime_ns
 
-    def lookup(self, path: Path, display: str, context: str) -> Entry | None:
-        """The entry of ``path`` when its content and context are unchanged, else None."""
+    def lookup(self, path: Path, display: str, context: str) -> tuple[list[Finding], int] | None:
+        """The findings and statement count of ``path`` when its content and context are
+        unchanged, else None."""
         entry = self.entries.get(display)
         if entry is None or entry.context != context:
             return None
@@ -125,7 +136,7 @@ class Index:
             and st.st_ino == entry.ino
             and entry.read_ns - entry.mtime_ns > _RACY_NS
         ):
-            return entry
+            return decode_findings(entry.findings), entry.statements
         try:
             data = path.read_bytes()
         except OSError:
@@ -144,11 +155,12 @@ class Index:
             entry.findings,
         )
         self.changed = True
-        return entry
+        return decode_findings(entry.findings), entry.statements
 
     def put(
-        self, display: str, context: str, mark: Stamp, statements: int, findings: list[Finding]
+        self, display: str, context: str, mark: Stamp, statements: int, findings: bytes
     ) -> None:
+        """Record a file's result; ``findings`` as encode_findings gives them."""
         self.entries[display] = Entry(
             mark.digest,
             mark.size,
@@ -157,7 +169,7 @@ class Index:
             mark.read_ns,
             context,
             statements,
-            findings,
+            msgspec.Raw(findings),
         )
         self.changed = True
 

@@ -285,6 +285,7 @@ def _report(
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from ddlguard.checker import Checker, UsageError, expand_paths
+    from ddlguard.sql.source import resolved
 
     config = _load_config(args.config)
     try:
@@ -294,7 +295,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             config,
             select=_split_codes(args.select),
             ignore=_split_codes(args.ignore),
-            migration_paths={p.resolve() for p in migrations} if config.migrations else set(),
+            migration_paths={resolved(p) for p in migrations} if config.migrations else set(),
         )
         added: set[Path] = set()
         changed: set[Path] | None = None
