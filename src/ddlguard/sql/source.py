@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -152,7 +153,11 @@ def read_bytes(path: Path) -> bytes:
     """Read a file, turning OS errors into a one-line ReadError."""
     try:
         with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
+            st = os.fstat(fh.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_BYTES:
+                data = fh.read()  # sized from fstat: no 64 MiB buffer to allocate and shrink
+            else:
+                data = fh.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise ReadError(f"{path}: no such file") from None
     except PermissionError:
