@@ -195,3 +195,53 @@ def test_read_only_cache_folder_is_not_an_error(
     finally:
         cache_dir.chmod(0o700)
     assert [f.code for f in result.findings] == ["I101"]
+
+
+def test_a_cached_run_does_not_load_the_parser(tmp_path: Path) -> None:
+    """Every file answered from the cache: pglast is never imported, also when the change has
+    added migrations (their content, not their parse, keys the cache)."""
+    import subprocess
+    import sys
+
+    from helpers import git
+
+    git(tmp_path, "init", "-q")
+    old = time.time_ns() - 60 * 1_000_000_000
+    for name, sql in (("0001_a.sql", "CREATE TABLE a (id int);"), ("0002_b.sql", "CREATE INDEX i ON a (id);")):
+        path = tmp_path / name
+        path.write_text(sql + "\n", encoding="utf-8")
+        os.utime(path, ns=(old, old))  # stable for a while: the cache trusts its stat
+    code = (
+        "import sys\n"
+        "from ddlguard.cli import main\n"
+        "main(['check', '--quiet', '0001_a.sql', '0002_b.sql'])\n"
+        "print('pglast loaded:', 'pglast' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DDLGUARD_NO_CACHE"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+        ).stdout
+        for _ in range(2)
+    ]
+    assert "I101" in runs[0] and "pglast loaded: True" in runs[0]
+    assert runs[1].replace("pglast loaded: False", "") == runs[0].replace("pglast loaded: True", "")
+    assert "pglast loaded: False" in runs[1]
+
+
+def test_a_rewrite_that_restores_the_mtime_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cp -p` onto a file, or `touch -d` after an edit: same size, same mtime, new content.
+    The ctime still changes, so the stat shortcut is not taken."""
+    monkeypatch.delenv("DDLGUARD_NO_CACHE", raising=False)
+    path = tmp_path / "0001.sql"
+    path.write_text("CREATE TABLE IF NOT EXISTS a (id int);\n", encoding="utf-8")
+    old = time.time_ns() - 60 * 1_000_000_000
+    os.utime(path, ns=(old, old))
+    checker = Checker(Settings(root=tmp_path), cwd=tmp_path)
+    assert checker.run([path]).findings == []
+    time.sleep(0.01)
+    path.write_text("CREATE TABLE                  a (id int);\n", encoding="utf-8")
+    os.utime(path, ns=(old, old))
+    assert [f.code for f in checker.run([path]).findings] == ["I101"]

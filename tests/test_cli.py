@@ -27,6 +27,7 @@ import pytest
 import ddlguard
 from ddlguard.cli import main
 from ddlguard.rules.registry import all_rules
+from helpers import assert_usage_error
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "ucr-manager"
@@ -86,17 +87,6 @@ def positions(report: dict[str, Any]) -> set[tuple[int, int, str]]:
 
 def codes(report: dict[str, Any]) -> set[str]:
     return {f["code"] for f in report["findings"]}
-
-
-def assert_usage_error(code: int, out: str, err: str, *needles: str) -> None:
-    """Exit 2, nothing on stdout, one line on stderr that names every needle, no traceback."""
-    assert code == 2, (code, out, err)
-    assert "Traceback" not in err
-    assert out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 def ddlguard_script() -> str:

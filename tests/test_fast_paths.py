@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +21,10 @@ from ddlguard.sql.source import SqlFile
 from ddlguard.sql.statements import Statement, Token, parse
 
 _SPACE = st.sampled_from([" ", "  ", "\n", "\t", " \n  "])
-_NAME = st.sampled_from(["t", "orders", "public.t", "app . orders", "t_1", "x$y", '"Quoted"'])
-_COLUMN = st.sampled_from(["a", "b_2", "created_at", '"Mixed"'])
+_NAME = st.sampled_from(
+    ["t", "orders", "public.t", "app . orders", "t_1", "x$y", '"Quoted"', "col·leccions", "tëst"]
+)
+_COLUMN = st.sampled_from(["a", "b_2", "created_at", '"Mixed"', "naïve", "a→b"])
 _TYPE = st.sampled_from(["int", "numeric(10, 2)", "varchar(20)", "text", "timestamptz"])
 _NOISE = st.sampled_from(["", "", "", " /* c */", " -- note\n", " "])
 
@@ -84,7 +87,9 @@ def test_command_spans_match_the_scanner(
     concurrently=st.booleans(),
     noise=_NOISE,
     space=_SPACE,
-    name=st.sampled_from(["idx_a", "index_a", "a_index", '"INDEX"', "idx$index"]),
+    name=st.sampled_from(
+        ["idx_a", "index_a", "a_index", '"INDEX"', "idx$index", "é_index", "idx→index", "idx→on"]
+    ),
 )
 def test_keyword_search_matches_the_scanner(
     unique: bool, concurrently: bool, noise: str, space: str, name: str
@@ -122,3 +127,39 @@ def test_a_word_hidden_in_a_comment_or_string_is_not_found() -> None:
         (stmt,) = _statements(sql)
         tok = nodes.find_tokens(stmt, ("INDEX",), stmt.start)
         assert tok is not None and tok.start == want
+
+
+def test_resolved_matches_path_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """source._resolved_str (each folder resolved once) against Path.resolve, with linked
+    folders and files, `..`, `.`, relative and absolute paths, and names that do not exist."""
+    from ddlguard.sql.source import _resolved_str, display_path
+
+    real = tmp_path / "real"
+    (real / "sub").mkdir(parents=True)
+    (real / "sub" / "a.sql").write_text("SELECT 1;\n")
+    (tmp_path / "linked").symlink_to(real)
+    (real / "sub" / "b.sql").symlink_to(real / "sub" / "a.sql")
+    monkeypatch.chdir(tmp_path)
+    for name in (
+        "real/sub/a.sql",
+        "linked/sub/a.sql",
+        "real/sub/b.sql",
+        "linked/sub/../sub/a.sql",
+        "./real/sub/a.sql",
+        ".",
+        "real/",
+        "missing/x.sql",
+        str(tmp_path / "linked" / "sub" / "a.sql"),
+    ):
+        assert _resolved_str(Path(name)) == str(Path(name).resolve()), name
+        want = Path(name).resolve().relative_to(tmp_path.resolve()).as_posix()
+        assert display_path(Path(name), tmp_path) == want, name
+
+
+def test_a_linked_file_is_checked_once(tmp_path: Path) -> None:
+    from ddlguard.checker import expand_paths
+
+    (tmp_path / "0001_a.sql").write_text("SELECT 1;\n")
+    (tmp_path / "0002_link.sql").symlink_to(tmp_path / "0001_a.sql")
+    assert [p.name for p in expand_paths([tmp_path])] == ["0001_a.sql"]
+    assert [p.name for p in expand_paths([tmp_path, tmp_path / "0001_a.sql"])] == ["0001_a.sql"]

@@ -22,6 +22,7 @@ import pytest
 from ddlguard.cli import main
 from ddlguard.config import Config, Sqlfluff
 from ddlguard.configfile import Settings, SqlfluffSettings, load_settings
+from helpers import assert_usage_error
 
 SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 HAS_SQLFLUFF = importlib.util.find_spec("sqlfluff") is not None
@@ -72,16 +73,6 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int
 def found(report: dict[str, Any]) -> set[tuple[int, str]]:
     """(line, code) of every finding."""
     return {(f["line"], f["code"]) for f in report["findings"]}
-
-
-def assert_usage_error(code: int, out: str, err: str, *needles: str) -> None:
-    assert code == 2, (code, out, err)
-    assert "Traceback" not in err
-    assert out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 # --- configuration ---------------------------------------------------------------------------

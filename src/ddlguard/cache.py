@@ -2,8 +2,8 @@
 
 ``.ddlguard_cache/results-<key>.msgpack`` holds, for one combination of ddlguard version, cache
 format, configuration and command-line rule selection (the ``key``), an entry per checked file:
-the BLAKE2 digest of the bytes that were checked, the file's size, mtime and inode when it was
-read, and the findings. A file is a hit when its digest matches; the digest is computed again only
+the BLAKE2 digest of the bytes that were checked, the file's size, mtime, ctime and inode when it
+was read, and the findings. A file is a hit when its digest matches; the digest is computed again only
 when the file's ``stat`` changed, or when the entry was written less than a second after the file
 was last modified (a change within the same timestamp tick would not show in ``stat``), as git
 does for its index. A warm run therefore costs one ``stat`` per file and one read of the index.
@@ -27,7 +27,7 @@ import msgspec
 from ddlguard import __version__
 from ddlguard.findings import Finding
 
-_FORMAT = 4
+_FORMAT = 6
 # A file modified this close to the moment it was read may change again within the same mtime
 # tick: its stat is not trusted until its content has been hashed again on a later run.
 _RACY_NS = 1_000_000_000
@@ -51,12 +51,19 @@ def key(settings: str) -> str:
     return h.hexdigest()[:24]
 
 
-class Entry(msgspec.Struct, array_like=True):
+class Stamp(msgspec.Struct, array_like=True):
+    """What a check read: the digest of the bytes and the file's stat taken before reading."""
+
     digest: bytes
     size: int
     mtime_ns: int
+    ctime_ns: int
     ino: int
-    read_ns: int  # when the file was read (for the racy-stat rule)
+    read_ns: int
+
+
+class Entry(msgspec.Struct, array_like=True):
+    stamp: Stamp  # the bytes checked, and the file's stat when they were read
     context: str  # what else decides this file's findings (see Checker._file_context)
     statements: int
     findings: msgspec.Raw  # msgpack of list[Finding], decoded on a hit only
@@ -81,22 +88,19 @@ def decode_findings(data: bytes | msgspec.Raw) -> list[Finding]:
     return _FINDINGS.decode(data)
 
 
-class Stamp(msgspec.Struct, array_like=True):
-    """What a check read: the digest of the bytes and the file's stat taken before reading."""
-
-    digest: bytes
-    size: int
-    mtime_ns: int
-    ino: int
-    read_ns: int
-
-
 def stamp(path: Path, data: bytes, before: os.stat_result | None) -> Stamp | None:
     """The stamp of ``data`` read from ``path``; ``before`` is the stat taken before reading
     (None when there was none: the entry is then hashed again next time)."""
     if before is None:
         return None
-    return Stamp(digest(data), before.st_size, before.st_mtime_ns, before.st_ino, time.time_ns())
+    return Stamp(
+        digest(data),
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ctime_ns,
+        before.st_ino,
+        time.time_ns(),
+    )
 
 
 class Index:
@@ -130,30 +134,26 @@ class Index:
             st = path.stat()
         except OSError:
             return None
+        mark = entry.stamp
         if (
-            st.st_size == entry.size
-            and st.st_mtime_ns == entry.mtime_ns
-            and st.st_ino == entry.ino
-            and entry.read_ns - entry.mtime_ns > _RACY_NS
+            st.st_size == mark.size
+            and st.st_mtime_ns == mark.mtime_ns
+            and st.st_ctime_ns == mark.ctime_ns
+            and st.st_ino == mark.ino
+            and mark.read_ns - mark.mtime_ns > _RACY_NS
         ):
             return decode_findings(entry.findings), entry.statements
         try:
             data = path.read_bytes()
         except OSError:
             return None
-        if digest(data) != entry.digest:
+        if digest(data) != mark.digest:
             return None
         # Same content, new stat (a checkout, a touch): refresh it so the next run skips the read.
-        self.entries[display] = Entry(
-            entry.digest,
-            st.st_size,
-            st.st_mtime_ns,
-            st.st_ino,
-            time.time_ns(),
-            context,
-            entry.statements,
-            entry.findings,
+        fresh = Stamp(
+            mark.digest, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, time.time_ns()
         )
+        self.entries[display] = Entry(fresh, context, entry.statements, entry.findings)
         self.changed = True
         return decode_findings(entry.findings), entry.statements
 
@@ -161,16 +161,7 @@ class Index:
         self, display: str, context: str, mark: Stamp, statements: int, findings: bytes
     ) -> None:
         """Record a file's result; ``findings`` as encode_findings gives them."""
-        self.entries[display] = Entry(
-            mark.digest,
-            mark.size,
-            mark.mtime_ns,
-            mark.ino,
-            mark.read_ns,
-            context,
-            statements,
-            msgspec.Raw(findings),
-        )
+        self.entries[display] = Entry(mark, context, statements, msgspec.Raw(findings))
         self.changed = True
 
     def save(self) -> None:
@@ -186,6 +177,10 @@ class Index:
                     entries = {**other.entries, **entries}
         except (OSError, msgspec.DecodeError, msgspec.ValidationError):
             pass
+        import shutil
+
+        # The one-file-per-entry layout of ddlguard before the index: no longer read.
+        shutil.rmtree(self.path.parent / "results", ignore_errors=True)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".tmp", dir=self.path.parent)

@@ -67,13 +67,6 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files as given, folders expanded to their ``.sql`` files; each file once, in order."""
     out: list[Path] = []
     seen: set[Path] = set()
-    paths = list(paths)
-    if len(paths) == 1 and paths[0].is_dir():
-        # One folder: os.walk lists each file once (it does not follow links to folders).
-        files = sql_files_under(paths[0])
-        if not files:
-            raise UsageError(f"{paths[0]}: no .sql files in this directory")
-        return files
     for p in paths:
         if p.is_dir():
             files = sql_files_under(p)
@@ -114,6 +107,7 @@ class Checker:
     change_added: frozenset[Path] = frozenset()
     enabled: set[str] = field(init=False)
     _change_tables: dict[Path, frozenset[str]] | None = field(default=None, init=False, repr=False)
+    _change_sums: dict[Path, str] | None = field(default=None, init=False, repr=False)
     _cache_folder: Path | None = field(default=None, init=False, repr=False)
     # sqlfluff's style rules, with [sqlfluff] enabled = true (see ddlguard.style).
     _style: StyleLinter | None = field(default=None, init=False, repr=False)
@@ -318,10 +312,12 @@ class Checker:
         index = self._index() if cache.enabled() and not fix else None
         outcomes: list[tuple[str, list[Finding], int, Path] | None] = [None] * total
         todo: list[int] = []
+        contexts: dict[int, str] = {}
         for i, path in enumerate(paths):
             if index is not None and index.entries:
                 display = display_path(path, self.cwd)
-                hit = index.lookup(path, display, self._file_context(path))
+                contexts[i] = self._file_context(path)
+                hit = index.lookup(path, display, contexts[i])
                 if hit is not None:
                     outcomes[i] = (display, hit[0], hit[1], path)
                     continue
@@ -349,7 +345,10 @@ class Checker:
             if index is not None and mark is not None:
                 if blob is None:
                     blob = cache.encode_findings(findings)
-                index.put(display, self._file_context(path), mark, statements, blob)
+                context = contexts.get(i)
+                if context is None:
+                    context = self._file_context(path)
+                index.put(display, context, mark, statements, blob)
             done += 1
             if progress is not None and n == 1:
                 progress(done, total)
@@ -413,7 +412,6 @@ class Checker:
         # The workers are forked: keep the collector off the objects they inherit (Python's
         # advice for fork), so their pages are not copied and not traversed again and again.
         gc.freeze()
-        _keep_freed_memory()
         return ProcessPoolExecutor(max_workers=n, initializer=_init_worker, initargs=(args,))
 
     def _run_parallel(
@@ -453,8 +451,11 @@ class Checker:
         """What decides a file's findings besides its content and the configuration: whether it
         is a configured migration, the relations the change's other added migrations create,
         and with sqlfluff on, its version and the sqlfluff configuration for the file."""
-        is_migration = not self.migration_paths or resolved(path) in self.migration_paths
-        change = self._change_created(path)
+        me = resolved(path)
+        is_migration = not self.migration_paths or me in self.migration_paths
+        # The other added migrations by their content (not their parse: a cached run must not
+        # need the parser); the relations they create follow from it.
+        change = sorted(f"{p}:{d}" for p, d in self._change_digests().items() if p != me)
         style = "" if self._style is None else "|" + self._style_call(lambda st: st.key(path))
         if is_migration and self.config.migration_tool == "flyway":
             # Flyway's script configuration file next to the migration sets its transaction mode.
@@ -462,8 +463,22 @@ class Checker:
 
             style += f"|flyway:{flyway_script_config(path)!r}"
         if change:
-            return f"{is_migration}|{','.join(sorted(change))}{style}"
+            return f"{is_migration}|{','.join(change)}{style}"
         return f"{is_migration}{style}"
+
+    def _change_digests(self) -> dict[Path, str]:
+        """The added migrations of the change and the digests of their bytes, read once."""
+        if self._change_sums is None:
+            from ddlguard.cache import digest
+
+            sums: dict[Path, str] = {}
+            for path in sorted(self.change_added):
+                try:
+                    sums[path] = digest(path.read_bytes()).hex()
+                except OSError:
+                    sums[path] = "unreadable"
+            self._change_sums = sums
+        return self._change_sums
 
     def _change_map(self) -> dict[Path, frozenset[str]]:
         """The relations each added migration of the change creates; each file parsed once."""
@@ -487,7 +502,7 @@ class Checker:
         """Relations created by the other added migrations of the change than ``path``."""
         if not self.change_added:
             return frozenset()
-        me = path.resolve()
+        me = resolved(path)
         out: set[str] = set()
         for other, created in self._change_map().items():
             if other != me:

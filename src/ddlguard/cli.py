@@ -276,8 +276,7 @@ def _report(
 
             text += render_breakdown(result)
     _emit(text, args.output)
-    rank = Severity(args.fail_on or config.fail_on).rank
-    return EXIT_FINDINGS if any(f.severity.rank >= rank for f in result.findings) else EXIT_OK
+    return EXIT_FINDINGS if result.fails(Severity(args.fail_on or config.fail_on)) else EXIT_OK
 
 
 # --- commands --------------------------------------------------------------------------------

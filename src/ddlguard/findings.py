@@ -123,8 +123,10 @@ class Result:
             text = self.sources[path] = decoded[0]
         return text
 
-    def failing(self, fail_on: Severity) -> list[Finding]:
-        return [f for f in self.findings if f.severity.rank >= fail_on.rank]
+    def fails(self, fail_on: Severity) -> bool:
+        """Whether any finding is at or above ``fail_on`` (exit status 1)."""
+        rank = fail_on.rank
+        return any(f.severity.rank >= rank for f in self.findings)
 
 
 def context_digest(text: str, *, fold: bool = True) -> str:

@@ -24,6 +24,7 @@ from ddlguard.configfile import Settings
 from ddlguard.findings import Finding
 from ddlguard.rules.registry import make_finding
 from ddlguard.sql.source import display_path
+from ddlguard.sql.transactions import is_down_file
 
 LOCK_NAME = "migrations.lock"
 _HEADER = "h1:"
@@ -129,24 +130,15 @@ def version_of(path: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _direction(path: Path) -> str:
-    """``down`` for a rollback file (``*.down.sql`` of golang-migrate and sqlx, Flyway's ``U``
-    undo files), else ``up``: an up and a down file of the same version are a pair, not a
-    duplicate."""
-    name = path.name.lower()
-    if name.endswith(".down.sql") or (name.startswith("u") and name[1:2].isdigit()):
-        return "down"
-    return "up"
-
-
 def duplicate_versions(migrations: list[Path], cwd: Path) -> list[Finding]:
-    seen: dict[tuple[int, str], Path] = {}
+    seen: dict[tuple[int, bool], Path] = {}
     out: list[Finding] = []
     for path in migrations:
         v = version_of(path)
         if v is None:
             continue
-        key = (v, _direction(path))
+        # An up and a down file of one version (golang-migrate, sqlx) are a pair.
+        key = (v, is_down_file(path))
         if key in seen:
             first = display_path(seen[key], cwd)
             out.append(

@@ -468,7 +468,8 @@ def _mentions(text: str, name: str) -> bool:
 
 
 def _word_char(ch: str) -> bool:
-    return ch.isalnum() or ch in "_$"
+    """A character of an identifier, as PostgreSQL's scanner reads them (any from U+0080 up)."""
+    return ch.isalnum() or ch in "_$" or ch >= "\x80"
 
 
 def guarded(

@@ -393,23 +393,33 @@ _CREATING = frozenset(
 )
 
 
-def _applicable(c: Created, naming: NamingSettings) -> str | None:
-    """The naming pattern that applies to ``c`` in check(), or None (only N201-N203 apply)."""
+def _setting_for(c: Created) -> str | None:
+    """Which naming setting applies to ``c``: "table", "column", or a key of _TEMPLATE_RULES
+    ("index", "unique", "foreign-key", ...); None when only N201-N203 apply."""
     if c.kind in ("table", "view"):
-        return naming.table
+        return "table"
     if c.kind == "column":
-        return naming.column
+        return "column"
     if c.kind == "index":
-        return naming.index if c.table is not None else None
+        return "index" if c.table is not None else None
     if (
         c.kind == "constraint"
         and c.contype
         and c.stmt.kind != "RenameStmt"
         and (c.columns or c.contype == "primary-key")
     ):
-        value: str | None = getattr(naming, _TEMPLATE_RULES[c.contype][1], None)
-        return value
+        return c.contype
     return None
+
+
+def _applicable(c: Created, naming: NamingSettings) -> str | None:
+    """The naming pattern that applies to ``c``, or None (only N201-N203 apply)."""
+    which = _setting_for(c)
+    if which is None:
+        return None
+    attr = which if which in ("table", "column") else _TEMPLATE_RULES[which][1]
+    value: str | None = getattr(naming, attr, None)
+    return value
 
 
 _TEMPLATE_RULES = {
@@ -477,19 +487,13 @@ def check(ctx: FileContext) -> None:
                 )
             if quoted_problem:
                 continue
-            if c.kind in ("table", "view"):
+            which = _setting_for(c)
+            if which == "table":
                 _check_pattern(ctx, "N101", naming.table, c, wlen, obj, "naming.table")
-            elif c.kind == "column":
+            elif which == "column":
                 _check_pattern(ctx, "N102", naming.column, c, wlen, obj, "naming.column")
-            elif c.kind == "index" and c.table is not None:
-                _check_template(ctx, "index", c, wlen, obj)
-            elif (
-                c.kind == "constraint"
-                and c.contype
-                and c.stmt.kind != "RenameStmt"
-                and (c.columns or c.contype == "primary-key")
-            ):
-                _check_template(ctx, c.contype, c, wlen, obj)
+            elif which is not None:
+                _check_template(ctx, which, c, wlen, obj)
     _check_file_name(ctx)
 
 

@@ -465,6 +465,10 @@ _CONCURRENT_WHAT = {
 # --- small readers -----------------------------------------------------------------------------
 
 
+# How PostgreSQL's internal type names are written in SQL.
+_SHOWN = {"int4": "integer", "int2": "smallint", "int8": "bigint", "bpchar": "char"}
+
+
 @dataclass(frozen=True, slots=True)
 class TypeInfo:
     """A column type as written: its last name part (``int4``, ``varchar``), its modifiers and
@@ -477,9 +481,7 @@ class TypeInfo:
 
     @property
     def display(self) -> str:
-        shown = {"int4": "integer", "int2": "smallint", "int8": "bigint", "bpchar": "char"}.get(
-            self.name, self.name
-        )
+        shown = _SHOWN.get(self.name, self.name)
         if self.mods:
             shown += "(" + ",".join(str(m) for m in self.mods) + ")"
         return shown + ("[]" if self.array else "")
@@ -561,7 +563,8 @@ def _constraints(coldef: Node) -> list[Node]:
 
 
 def _qualify(schema: str | None, name: str, default_schema: str) -> str:
-    return f"{(schema or default_schema).lower()}.{name.lower()}"
+    """nodes.qualify, lower-cased: the key of a relation in this module's state."""
+    return nodes.qualify(schema, name, default_schema).lower()
 
 
 def _rel(rv: Node | None, default_schema: str) -> str:
@@ -570,9 +573,7 @@ def _rel(rv: Node | None, default_schema: str) -> str:
 
 
 def _list_name(names: list[str], default_schema: str) -> str:
-    if not names:
-        return ""
-    return _qualify(names[-2] if len(names) >= 2 else None, names[-1], default_schema)
+    return nodes.qualified_list(names, default_schema).lower()
 
 
 def created_relations(stmt: Statement, default_schema: str) -> list[str]:
@@ -596,14 +597,9 @@ def relations_created_in(parsed: Parsed, default_schema: str) -> frozenset[str]:
     sections), for the same-change exemption of other files."""
     out: set[str] = set()
     for stmt in parsed.statements:
-        if stmt.context != "function" and not is_down(stmt):
+        if stmt.context != "function" and stmt.section != "down":
             out.update(r for r in created_relations(stmt, default_schema) if r)
     return frozenset(out)
-
-
-def is_down(stmt: Statement) -> bool:
-    """Whether a statement belongs to a migration tool's down (rollback) section."""
-    return bool(getattr(stmt, "section", "up") == "down")
 
 
 def _short(qualified: str, default_schema: str) -> str:
@@ -1329,7 +1325,6 @@ def _column_types(
         _small_primary_key(ctx, stmt, table, name, type_name)
 
 
-_SHOWN = {"int4": "integer", "int2": "smallint", "int8": "bigint"}
 _TYPE_RULES = frozenset({"S601", "S602", "S603", "S604", "S605", "S606"})
 
 

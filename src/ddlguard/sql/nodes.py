@@ -84,9 +84,13 @@ def find_tokens(stmt: Statement, words: tuple[str, ...], start: int = 0) -> Toke
     return None
 
 
+# A character PostgreSQL's scanner reads as part of an identifier: a letter, digit, _ or $, and
+# every character from U+0080 up (written as a negated ASCII class: the range itself is slow to
+# compile).
+_IDENT_CHAR = r"(?:[\w$]|[^\x00-\x7f])"
 # The relation name of an ALTER TABLE (maybe schema-qualified, maybe with an inheritance star),
 # and the punctuation that separates its commands.
-_RELATION = re.compile(r"[\w$]+(?:\s*\.\s*[\w$]+)*(?:\s*\*)?")
+_RELATION = re.compile(rf"{_IDENT_CHAR}+(?:\s*\.\s*{_IDENT_CHAR}+)*(?:\s*\*)?")
 _PUNCTUATION = re.compile(r"[(),]")
 
 
@@ -128,7 +132,9 @@ _LEXICAL = re.compile(r"""['"$]|--|/\*""")
 @lru_cache(maxsize=256)
 def _words(words: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(w) for w in words)
-    return re.compile(rf"(?<![\w$])(?:{alternatives})(?![\w$])", re.IGNORECASE)
+    return re.compile(
+        rf"(?<!{_IDENT_CHAR})(?:{alternatives})(?!{_IDENT_CHAR})", re.IGNORECASE
+    )
 
 
 def token_after_sequence(stmt: Statement, words: tuple[str, ...], start: int = 0) -> Token | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pglast.parser import ParseError, parse_plpgsql_json, parse_sql_json
 
+from ddlguard.sql.source import LineIndex
 from ddlguard.sql.statements import (
     Branch,
     Guard,
@@ -122,27 +123,21 @@ class _Walker:
         self.context = context
         self.out: list[Statement] = []
         self.errors: list[SyntaxProblem] = []
-        self._starts: list[int] | None = None
+        self._lines: LineIndex | None = None
         self._search_from = 0
 
-    @property
-    def _line_starts(self) -> list[int]:
-        """Character offsets of the body's lines, to place statements by PL/pgSQL's line
-        numbers (found when the first statement is placed)."""
-        if self._starts is None:
-            starts = [0]
-            find = self.body.find
-            pos = find("\n")
-            while pos != -1:
-                starts.append(pos + 1)
-                pos = find("\n", pos + 1)
-            self._starts = starts
-        return self._starts
+    def _body_lines(self) -> LineIndex:
+        """The body's lines, to place statements by PL/pgSQL's line numbers (indexed when the
+        first statement is placed)."""
+        if self._lines is None:
+            self._lines = LineIndex(self.body)
+        return self._lines
 
     # -- placing text -------------------------------------------------------------------------
     def _place(self, query: str, lineno: int | None) -> tuple[int, bool]:
-        line_idx = max(0, min((lineno or 1) - 1, len(self._line_starts) - 1))
-        from_ = self._line_starts[line_idx]
+        lines = self._body_lines()
+        line_idx = max(0, min((lineno or 1) - 1, lines.line_count - 1))
+        from_ = lines.line_start(line_idx + 1)
         idx = self.body.find(query, from_)
         if idx < 0:
             idx = self.body.find(query)

@@ -127,6 +127,8 @@ def _resolved_str(path: Path | str) -> str:
     if ".." in name or os.path.islink(name):  # noqa: PTH114
         return str(Path(name).resolve())
     folder, base = os.path.split(name)
+    if base in ("", "."):  # "dir/", ".": not a file name
+        return str(Path(name).resolve())
     if not os.path.isabs(folder):  # noqa: PTH117
         folder = os.path.join(os.getcwd(), folder)  # noqa: PTH109, PTH118
     return os.path.join(_resolved_dir(folder), base)  # noqa: PTH118

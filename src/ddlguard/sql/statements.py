@@ -135,7 +135,7 @@ class Statement:
     _src_base: int = 0
     _src_text: str | None = None
     _tokens: list[Token] | None = field(default=None, repr=False)
-    # INSERT ... VALUES: the rows, undecoded; ``node``'s ``valuesLists`` is empty (see rows()).
+    # INSERT ... VALUES: the rows, undecoded; ``node``'s ``valuesLists`` is empty (see values_rows()).
     _rows: bytes | None = field(default=None, repr=False)
     _digest: str | None = field(default=None, repr=False)
 

@@ -220,12 +220,14 @@ def _cut(
     return tuple(out)
 
 
-def _is_down_file(path: Path) -> bool:
+def is_down_file(path: Path) -> bool:
+    """A golang-migrate or sqlx rollback file (``N_name.down.sql``, spelled as those tools
+    spell it)."""
     return path.name.endswith(".down.sql")
 
 
 def _whole(path: Path, text: str, transaction: bool) -> tuple[Section, ...]:
-    return (Section(0, len(text), DOWN if _is_down_file(path) else UP, transaction),)
+    return (Section(0, len(text), DOWN if is_down_file(path) else UP, transaction),)
 
 
 # --- the tools ---------------------------------------------------------------------------------
