@@ -163,3 +163,27 @@ def test_a_linked_file_is_checked_once(tmp_path: Path) -> None:
     (tmp_path / "0002_link.sql").symlink_to(tmp_path / "0001_a.sql")
     assert [p.name for p in expand_paths([tmp_path])] == ["0001_a.sql"]
     assert [p.name for p in expand_paths([tmp_path, tmp_path / "0001_a.sql"])] == ["0001_a.sql"]
+
+
+def test_folder_listing_matches_os_walk(tmp_path: Path) -> None:
+    """The scandir walk lists what os.walk (not following linked folders) lists."""
+    import os
+
+    from ddlguard.checker import sql_files_under
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "node_modules").mkdir()
+    for name in ("a/1.sql", "a/b/2.SQL", "a/b/3.txt", ".git/4.sql", "node_modules/5.sql", "6.sql"):
+        (tmp_path / name).write_text("SELECT 1;\n")
+    (tmp_path / "linked.sql").symlink_to(tmp_path / "a")  # a folder named like a file
+    (tmp_path / "linked_dir").symlink_to(tmp_path / "a")
+    (tmp_path / "dangling.sql").symlink_to(tmp_path / "missing.sql")
+    walked = sorted(
+        str(Path(d) / f)
+        for d, dirs, files in os.walk(tmp_path)
+        if not any(part in (".git", "node_modules") for part in Path(d).parts)
+        for f in files
+        if f.lower().endswith(".sql")
+    )
+    assert sorted(map(str, sql_files_under(tmp_path))) == walked

@@ -55,27 +55,49 @@ _SKIP_DIRS = {
 
 def sql_files_under(root: Path) -> list[Path]:
     """Every ``.sql`` file below a folder, in natural order, skipping VCS and vendor folders."""
+    return _sql_files(root)[0]
+
+
+def _sql_files(root: Path) -> tuple[list[Path], bool]:
+    """sql_files_under, and whether any of the files is a symbolic link (then two of them may
+    be one file). Links to folders are not followed, as os.walk does not."""
     found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
-        found.extend(os.path.join(dirpath, f) for f in filenames if f.lower().endswith(".sql"))  # noqa: PTH118
+    links = False
+    folders = [os.fspath(root)]
+    while folders:
+        folder = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in _SKIP_DIRS and not entry.name.startswith("."):
+                    folders.append(entry.path)
+            elif entry.name.lower().endswith(".sql") and not entry.is_dir():  # a linked folder
+                found.append(entry.path)
+                links = links or entry.is_symlink()
     paths = [Path(name) for name in found]
-    return sorted(paths, key=lambda p: natural_sort_key(p.as_posix()))
+    return sorted(paths, key=lambda p: natural_sort_key(p.as_posix())), links
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files as given, folders expanded to their ``.sql`` files; each file once, in order."""
     out: list[Path] = []
     seen: set[Path] = set()
+    paths = list(paths)
     for p in paths:
+        links = True
         if p.is_dir():
-            files = sql_files_under(p)
+            files, links = _sql_files(p)
             if not files:
                 raise UsageError(f"{p}: no .sql files in this directory")
         elif p.exists() or p.is_symlink():
             files = [p]
         else:
             raise UsageError(f"{p}: no such file or directory")
+        if len(paths) == 1 and not links:
+            return files  # one folder walked, no link in it: each file is listed once
         for f in files:
             key = resolved(f)
             if key not in seen:
@@ -451,11 +473,15 @@ class Checker:
         """What decides a file's findings besides its content and the configuration: whether it
         is a configured migration, the relations the change's other added migrations create,
         and with sqlfluff on, its version and the sqlfluff configuration for the file."""
-        me = resolved(path)
+        me = resolved(path) if self.migration_paths or self.change_added else path
         is_migration = not self.migration_paths or me in self.migration_paths
         # The other added migrations by their content (not their parse: a cached run must not
         # need the parser); the relations they create follow from it.
-        change = sorted(f"{p}:{d}" for p, d in self._change_digests().items() if p != me)
+        change = (
+            sorted(f"{p}:{d}" for p, d in self._change_digests().items() if p != me)
+            if self.change_added
+            else []
+        )
         style = "" if self._style is None else "|" + self._style_call(lambda st: st.key(path))
         if is_migration and self.config.migration_tool == "flyway":
             # Flyway's script configuration file next to the migration sets its transaction mode.
