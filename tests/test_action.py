@@ -722,7 +722,7 @@ def test_every_input_reaches_the_script_through_env() -> None:
     run_step = next(s for s in action["runs"]["steps"] if s.get("id") == "run")
     expected = {
         "INPUT_" + name.upper().replace("-", "_"): f"${{{{ inputs.{name} }}}}"
-        for name in action["inputs"] if name != "python-version"
+        for name in action["inputs"] if name not in ("python-version", "extras")
     }
     env = {k: v for k, v in run_step["env"].items() if k.startswith("INPUT_")}
     assert env == expected
@@ -730,6 +730,8 @@ def test_every_input_reaches_the_script_through_env() -> None:
     assert action["runs"]["using"] == "composite"
     install = next(s for s in action["runs"]["steps"] if s.get("id") == "install")
     assert install["env"]["DDLGUARD_ACTION_PATH"] == "${{ github.action_path }}"
+    assert install["env"]["DDLGUARD_EXTRAS"] == "${{ inputs.extras }}"
+    assert action["inputs"]["extras"]["default"] == ""
     assert action["inputs"]["python-version"]["default"] == "3.12"
     assert action["inputs"]["github-token"]["default"] == "${{ github.token }}"
 
