@@ -267,3 +267,19 @@ def test_cli_cache_on_and_off_identical_with_the_change_set(
         ("0003_indexes.sql", 1, "S101"),
         ("0003_indexes.sql", 2, "S101"),
     ]
+
+
+def test_git_is_asked_about_the_given_files_only(tmp_path: Path) -> None:
+    """added_files with ``among``: other untracked files of the repository are not listed, and
+    a path outside the repository is left out instead of failing the question."""
+    _git(tmp_path, "init", "-q")
+    for name in ("a.sql", "b.sql", "c.sql"):
+        (tmp_path / name).write_text("SELECT 1;\n")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.sql"
+    outside.write_text("SELECT 1;\n")
+    try:
+        got = added_files(tmp_path, [tmp_path / "a.sql", tmp_path / "b.sql", outside])
+    finally:
+        outside.unlink()
+    assert got == {(tmp_path / "a.sql").resolve(), (tmp_path / "b.sql").resolve()}
+    assert added_files(tmp_path) == {(tmp_path / n).resolve() for n in ("a.sql", "b.sql", "c.sql")}

@@ -378,7 +378,7 @@ def _change_added(
         from ddlguard.gitutil import added_files
         from ddlguard.sql.source import resolved
 
-        new = added_files(Path.cwd())
+        new = added_files(Path.cwd(), paths)
         if not new:
             return frozenset()
         candidates = {r for r in map(resolved, paths) if r in new}

@@ -73,14 +73,21 @@ def files_at(ref: str, cwd: Path) -> list[Path]:
     return [(root / n).resolve() for n in names if n]
 
 
-def added_files(cwd: Path) -> set[Path]:
+def added_files(cwd: Path, among: list[Path] | None = None) -> set[Path]:
     """Files new in the commit being prepared: added and staged, or untracked (not ignored), as
-    resolved paths. Outside a git repository, or without git, the set is empty: never an error
-    (``check`` on plain files must work anywhere)."""
+    resolved paths; only ``among`` these when given (git is then asked about them alone, not
+    the whole repository). Outside a git repository, or without git, the set is empty: never
+    an error (``check`` on plain files must work anywhere)."""
     try:
         root = repo_root(cwd)
-        staged = _git(["diff", "--cached", "--name-only", "--diff-filter=A", "-z"], root)
-        untracked = _git(["ls-files", "--others", "--exclude-standard", "-z"], root)
+        spec: list[str] = []
+        if among and len(among) <= 500:  # a long list is not worth a long command line
+            inside = [p.resolve() for p in among]
+            spec = ["--", *(str(p) for p in inside if p.is_relative_to(root.resolve()))]
+            if len(spec) == 1:
+                return set()  # none of them is in this repository
+        staged = _git(["diff", "--cached", "--name-only", "--diff-filter=A", "-z", *spec], root)
+        untracked = _git(["ls-files", "--others", "--exclude-standard", "-z", *spec], root)
     except (GitError, OSError):
         return set()
     names = [n for n in (staged + "\0" + untracked).split("\0") if n]
