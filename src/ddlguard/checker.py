@@ -287,13 +287,11 @@ class Checker:
         return looks_like_selector(code) and self._style_call(lambda st: st.is_rule(code))
 
     def _unknown_style_hint(self, code: str) -> str:
+        if self._style is None:
+            return _style_hint(code, style=False)
         from ddlguard.style import looks_like_selector
 
-        if not looks_like_selector(code):
-            return ""
-        if self._style is None:
-            return f" ({code} looks like a sqlfluff rule: style rules are checked only with [sqlfluff] enabled = true)"
-        return ", nor a sqlfluff rule"
+        return ", nor a sqlfluff rule" if looks_like_selector(code) else ""
 
     def _style_relevant(self, file: SqlFile, s: Suppression) -> bool:
         """Could this unused suppression have suppressed a style finding (a rule sqlfluff runs on
