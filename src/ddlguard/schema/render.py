@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ddlguard.engine.names import CONSTRAINT_LABELS, make_object_name
 from ddlguard.schema.diff import Difference, DiffKind, column_spec
 from ddlguard.schema.model import FK_ACTION_SQL, Column, Constraint, Enum, Index, QName, Table, View
 
@@ -35,7 +36,6 @@ DEFAULT_HEADER = (
 )
 
 # PostgreSQL's NAMEDATALEN - 1: the longest identifier.
-_MAX_IDENT = 63
 
 
 # --- identifiers and literals -----------------------------------------------------------------
@@ -107,24 +107,6 @@ def render_type(type_: str) -> str:
     return out + "[]" * dims
 
 
-def make_object_name(name1: str, name2: str, label: str) -> str:
-    """The name PostgreSQL chooses for an implicit object (``makeObjectName``): ``t_col_key``,
-    shortening the longer of the two parts until it fits in 63 bytes."""
-    overhead = (len(label) + 1 if label else 0) + (1 if name2 else 0)
-    avail = _MAX_IDENT - overhead
-    n1, n2 = len(name1.encode()), len(name2.encode())
-    while n1 + n2 > avail:
-        if n1 > n2:
-            n1 -= 1
-        else:
-            n2 -= 1
-    part1 = name1.encode()[:n1].decode(errors="ignore")
-    part2 = name2.encode()[:n2].decode(errors="ignore")
-    name = part1 + ("_" + part2 if name2 else "")
-    return name + ("_" + label if label else "")
-
-
-_LABELS = {"p": "pkey", "u": "key", "f": "fkey", "c": "check", "x": "excl"}
 
 
 def constraint_name(table: QName, k: Constraint) -> str:
@@ -132,7 +114,7 @@ def constraint_name(table: QName, k: Constraint) -> str:
     if k.name:
         return k.name
     cols = "" if k.kind == "p" else "_".join(k.columns)
-    return make_object_name(table.name, cols, _LABELS.get(k.kind, "con"))
+    return make_object_name(table.name, cols, CONSTRAINT_LABELS.get(k.kind, "con"))
 
 
 _NEXTVAL = re.compile(

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ddlguard.engine import accept as A
+from ddlguard.engine import names
+from ddlguard.engine.accept import Rejected
 from ddlguard.schema import normalize
 from ddlguard.schema.model import (
     Column,
@@ -48,10 +51,6 @@ class ReplayNote:
 class Replayed:
     schema: Schema
     notes: list[ReplayNote] = field(default_factory=list)
-
-
-class _Fails(Exception):
-    """The statement would fail on PostgreSQL (a duplicate, a missing object)."""
 
 
 def replay(
@@ -113,6 +112,9 @@ class _Replayer:
         # IF conditions are evaluated once, when the IF runs, not again for every statement
         # of its branches (the THEN branch may change what the ELSE branch would see).
         self._decided: dict[tuple[int, str, tuple[str, ...]], bool] = {}
+        # Tables whose columns are not all known (CREATE TABLE AS, LIKE or INHERITS of a table
+        # the replay does not know): a column missing from the model may exist there.
+        self._opaque: set[QName] = set()
 
     # -- notes and origins ---------------------------------------------------------------------
     def _origin(self, location: int | None = None) -> Origin:
@@ -137,6 +139,36 @@ class _Replayer:
         if len(names) >= 2:
             return QName(names[-2], names[-1])
         return self._q(None, names[-1] if names else "")
+
+    def _subject(self, node: Any) -> QName | None:
+        """The table (or view) a statement is about, for the note on a rejected statement."""
+        for attr in ("relation", "view"):
+            rv = getattr(node, attr, None)
+            if rv is not None and getattr(rv, "relname", None):
+                return self._qv(rv)
+        into = getattr(node, "into", None)
+        if into is not None and getattr(into, "rel", None) is not None:
+            return self._qv(into.rel)
+        return None
+
+    def _enum_types(self) -> frozenset[str]:
+        """The enum types as column types name them (qualified outside the default schema)."""
+        out: set[str] = set()
+        for e in self.schema.enums:
+            out.add(e.name.name if e.name.schema == self.default_schema else f"{e.name.schema}.{e.name.name}")
+        return frozenset(out)
+
+    def _known_columns(self, table: Table) -> bool:
+        return table.name not in self._opaque
+
+    def _need_columns(self, table: Table, columns: Sequence[str], message: str) -> None:
+        """Reject the statement when one of ``columns`` is not a column of ``table``
+        (``message`` has a ``{column}`` placeholder: PostgreSQL's wording for the context)."""
+        if not self._known_columns(table):
+            return
+        for col in columns:
+            if table.column(col) is None:
+                raise Rejected(A.UNDEFINED_COLUMN, message.format(column=col))
 
     # -- running -------------------------------------------------------------------------------
     def run_file(self, file: SqlFile, tool: str = "psql") -> None:
@@ -177,12 +209,20 @@ class _Replayer:
                 node = raw.stmt
                 if type(node).__name__ != stmt.kind:
                     continue
+                before, opaque = self.schema, set(self._opaque)
                 try:
                     self._apply(node)
-                except _Fails as exc:
+                except Rejected as exc:
+                    # PostgreSQL runs each statement atomically: a rejected one changes nothing.
+                    self.schema, self._opaque = before, opaque
                     if stmt.context == "do" and stmt.guard.caught:
                         continue  # the block's exception handler swallows it
-                    self._note(f"this statement fails when the migrations run in order: {exc}")
+                    self._note(
+                        f"this statement fails when the migrations run in order: PostgreSQL "
+                        f"rejects it ({exc.rejection}), so it changes nothing and the schema is "
+                        f"replayed without it",
+                        self._subject(node),
+                    )
                 break
 
     # -- DO block conditions --------------------------------------------------------------------
@@ -224,31 +264,51 @@ class _Replayer:
         if self.schema.table(name) is not None or self.schema.relation_exists(name.schema, name.name):
             if node.if_not_exists:
                 return
-            raise _Fails(f'relation "{name.name}" already exists')
+            raise Rejected(A.DUPLICATE_TABLE, f'relation "{name.name}" already exists')
         table = Table(name, origin=self._origin(node.relation.location))
         pending: list[Any] = []
         parents = list(node.inhRelations or ())
+        opaque = False
         if node.partbound is not None and parents:
             parent = self.schema.table(self._qv(parents[0]))
             if parent is not None:
                 table = replace(table, columns=parent.columns)
+                opaque = parent.name in self._opaque
+            else:
+                opaque = True
         else:
             for rv in parents:
                 parent = self.schema.table(self._qv(rv))
                 if parent is not None:
+                    opaque = opaque or parent.name in self._opaque
                     for col in parent.columns:
                         if table.column(col.name) is None:
                             table = table.with_column(col)
+                else:
+                    opaque = True
+        declared: set[str] = set()
         for elt in node.tableElts or ():
             kind = type(elt).__name__
             if kind == "ColumnDef":
+                if str(elt.colname) in declared:
+                    raise Rejected(A.DUPLICATE_COLUMN, f'column "{elt.colname}" specified more than once')
+                declared.add(str(elt.colname))
                 table, cons = self._column(table, elt)
                 pending += cons
             elif kind == "Constraint":
                 pending.append((elt, None))
             elif kind == "TableLikeClause":
+                if self.schema.table(self._qv(elt.relation)) is None:
+                    opaque = True
                 table = self._like(table, elt)
         self.schema = self.schema.with_table(table)
+        if opaque:
+            self._opaque.add(name)
+        else:
+            self._opaque.discard(name)
+        # PostgreSQL adds a new table's foreign keys after its other constraints (a key may
+        # reference a primary key declared later in the same statement).
+        pending.sort(key=lambda item: _enum_name(item[0].contype) == "CONSTR_FOREIGN")
         for con, column in pending:
             self._add_constraint(name, con, column)
 
@@ -329,25 +389,20 @@ class _Replayer:
     def _constraint_name(self, table: Table, kind: str, columns: Sequence[str], given: str | None) -> str:
         if given:
             return given
-        label = "_".join(columns)
-        base = {
-            "p": f"{table.name.name}_pkey",
-            "u": f"{table.name.name}_{label}_key",
-            "f": f"{table.name.name}_{label}_fkey",
-            "c": f"{table.name.name}_{label}_check" if label else f"{table.name.name}_check",
-            "x": f"{table.name.name}_{label}_excl",
-        }[kind]
-        name, n = base, 0
-        taken = {k.name for t in self.schema.tables if t.name.schema == table.name.schema for k in t.constraints}
-        while name in taken or (kind in ("p", "u", "x") and self.schema.relation_exists(table.name.schema, name)):
-            n += 1
-            name = f"{base}{n}"
-        return name
+        schema = table.name.schema
+        taken = {k.name for t in self.schema.tables if t.name.schema == schema for k in t.constraints}
+
+        def is_taken(name: str) -> bool:
+            return name in taken or (kind in ("p", "u", "x") and self.schema.relation_exists(schema, name))
+
+        if kind == "x":
+            return names.choose_name(table.name.name, names.name_addition(columns), "excl", is_taken)
+        return names.constraint_name(table.name.name, kind, columns, is_taken)
 
     def _add_constraint(self, tname: QName, con: Any, column: str | None, *, index_name: str | None = None) -> None:
         table = self.schema.table(tname)
         if table is None:
-            raise _Fails(f'relation "{tname.name}" does not exist')
+            raise Rejected(A.UNDEFINED_TABLE, f'relation "{tname.name}" does not exist')
         kind = {
             "CONSTR_PRIMARY": "p",
             "CONSTR_UNIQUE": "u",
@@ -364,32 +419,39 @@ class _Replayer:
         if not cols and column and kind in ("p", "u", "f"):
             cols = [column]
         if index_name or getattr(con, "indexname", None):
-            idx = self.schema.index(tname.schema, str(index_name or con.indexname))
-            if idx is not None:
-                cols = list(idx.keys)
-                self.schema = self.schema.without_index(tname.schema, idx.name)
-                table = self.schema.table(tname) or table
+            given_index = str(index_name or con.indexname)
+            idx = self.schema.index(tname.schema, given_index)
+            if idx is None:
+                raise Rejected(A.UNDEFINED_OBJECT, f'index "{given_index}" does not exist')
+            cols = list(idx.keys)
+            self.schema = self.schema.without_index(tname.schema, idx.name)
+            table = self.schema.table(tname) or table
+        elif kind in ("p", "u"):
+            self._need_columns(table, cols, 'column "{column}" named in key does not exist')
+        elif kind == "f":
+            self._need_columns(
+                table, cols, 'column "{column}" referenced in foreign key constraint does not exist'
+            )
         expression = None
         checked_cols: list[str] = []
         if kind == "c":
+            if _has_subquery(con.raw_expr):
+                raise Rejected(A.FEATURE_NOT_SUPPORTED, "cannot use subquery in check constraint")
             expression = normalize.expression_node(con.raw_expr)
             checked_cols = _columns_in(con.raw_expr)
+            self._need_columns(table, checked_cols, 'column "{column}" does not exist')
             if column and column not in checked_cols:
                 checked_cols.insert(0, column)
         name = self._constraint_name(table, kind, cols if kind != "c" else checked_cols[:1], con.conname)
         if con.conname and table.constraint_named(str(con.conname)) is not None:
-            raise _Fails(f'constraint "{con.conname}" for relation "{tname.name}" already exists')
+            raise Rejected(A.DUPLICATE_OBJECT, f'constraint "{con.conname}" for relation "{tname.name}" already exists')
         if kind == "p" and table.primary_key() is not None:
-            raise _Fails(f'multiple primary keys for table "{tname.name}" are not allowed')
+            raise Rejected(A.INVALID_TABLE_DEFINITION, f'multiple primary keys for table "{tname.name}" are not allowed')
         ref_table = None
         ref_cols: tuple[str, ...] = ()
         if kind == "f":
             ref_table = self._qv(con.pktable)
-            ref_cols = tuple(_strs(con.pk_attrs))
-            if not ref_cols:
-                target = self.schema.table(ref_table)
-                pk = target.primary_key() if target is not None else None
-                ref_cols = pk.columns if pk is not None else ()
+            ref_cols = self._foreign_key_target(table, name, tuple(cols), ref_table, tuple(_strs(con.pk_attrs)))
         if kind == "c":
             # A CHECK's columns: those it mentions, in the table's column order.
             order = table.column_names()
@@ -416,13 +478,71 @@ class _Replayer:
                     table = table.with_column(replace(c, nullable=False))
         self.schema = self.schema.with_table(table)
 
+    def _foreign_key_target(
+        self, table: Table, name: str, cols: tuple[str, ...], ref: QName, ref_cols: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """The referenced columns of a new foreign key, after PostgreSQL's checks: the table
+        exists, the columns exist and carry a primary key or unique constraint, and each pair of
+        columns is comparable."""
+        target = table if ref == table.name else self.schema.table(ref)
+        if target is None:
+            if self.schema.view(ref) is not None:
+                raise Rejected(A.WRONG_OBJECT_TYPE, f'referenced relation "{ref.name}" is not a table')
+            raise Rejected(A.UNDEFINED_TABLE, f'relation "{ref.name}" does not exist')
+        known = self._known_columns(target)
+        if not ref_cols:
+            pk = target.primary_key()
+            if pk is None:
+                if known:
+                    raise Rejected(A.UNDEFINED_OBJECT, f'there is no primary key for referenced table "{ref.name}"')
+                return ()
+            ref_cols = pk.columns
+        elif known:
+            self._need_columns(
+                target, ref_cols, 'column "{column}" referenced in foreign key constraint does not exist'
+            )
+            wanted = set(ref_cols)
+            unique = any(
+                k.kind in ("p", "u") and set(k.columns) == wanted for k in target.constraints
+            ) or any(
+                i.unique and i.where is None and set(i.keys) == wanted
+                for i in self.schema.indexes_of(target.name)
+            )
+            if not unique:
+                raise Rejected(
+                    A.INVALID_FOREIGN_KEY,
+                    f'there is no unique constraint matching given keys for referenced table "{ref.name}"',
+                )
+        if len(ref_cols) != len(cols) and cols:
+            raise Rejected(
+                A.INVALID_FOREIGN_KEY,
+                "number of referencing and referenced columns for foreign key disagree",
+            )
+        self._check_key_types(table, name, cols, target, ref_cols)
+        return ref_cols
+
+    def _check_key_types(
+        self, table: Table, name: str, cols: Sequence[str], target: Table, ref_cols: Sequence[str]
+    ) -> None:
+        enums = self._enum_types()
+        for col, ref_col in zip(cols, ref_cols, strict=False):
+            mine, theirs = table.column(col), target.column(ref_col)
+            if mine is None or theirs is None:
+                continue
+            if A.comparable(mine.type, theirs.type, enums) is False:
+                raise Rejected(
+                    A.DATATYPE_MISMATCH,
+                    f'foreign key constraint "{name}" cannot be implemented: key columns "{col}" '
+                    f'and "{ref_col}" are of incompatible types: {mine.type} and {theirs.type}',
+                )
+
     def _set_column(self, tname: QName, col: str, **changes: Any) -> None:
         table = self.schema.table(tname)
         if table is None:
-            raise _Fails(f'relation "{tname.name}" does not exist')
+            raise Rejected(A.UNDEFINED_TABLE, f'relation "{tname.name}" does not exist')
         c = table.column(col)
         if c is None:
-            raise _Fails(f'column "{col}" of relation "{tname.name}" does not exist')
+            raise Rejected(A.UNDEFINED_COLUMN, f'column "{col}" of relation "{tname.name}" does not exist')
         self.schema = self.schema.with_table(table.with_column(replace(c, **changes)))
 
     # -- ALTER TABLE ----------------------------------------------------------------------------
@@ -436,7 +556,7 @@ class _Replayer:
         if self.schema.table(tname) is None:
             if node.missing_ok:
                 return
-            raise _Fails(f'relation "{tname.name}" does not exist')
+            raise Rejected(A.UNDEFINED_TABLE, f'relation "{tname.name}" does not exist')
         for cmd in node.cmds or ():
             self._alter(tname, cmd)
 
@@ -449,7 +569,7 @@ class _Replayer:
             if table.column(str(coldef.colname)) is not None:
                 if cmd.missing_ok:
                     return
-                raise _Fails(f'column "{coldef.colname}" of relation "{tname.name}" already exists')
+                raise Rejected(A.DUPLICATE_COLUMN, f'column "{coldef.colname}" of relation "{tname.name}" already exists')
             table, pending = self._column(table, coldef)
             self.schema = self.schema.with_table(table)
             for con, column in pending:
@@ -459,14 +579,26 @@ class _Replayer:
             if table.column(name) is None:
                 if cmd.missing_ok:
                     return
-                raise _Fails(f'column "{name}" of relation "{tname.name}" does not exist')
+                raise Rejected(A.UNDEFINED_COLUMN, f'column "{name}" of relation "{tname.name}" does not exist')
             self.schema = self.schema.with_table(table.without_column(name))
             for idx in list(self.schema.indexes_of(tname)):
                 if name in idx.keys or name in idx.include:
                     self.schema = self.schema.without_index(tname.schema, idx.name)
         elif sub == "AT_AlterColumnType":
             coldef = cmd.def_
-            self._set_column(tname, str(cmd.name), type=normalize.type_name(coldef.typeName, self.default_schema))
+            new_type = normalize.type_name(coldef.typeName, self.default_schema)
+            old = table.column(str(cmd.name))
+            if (
+                old is not None
+                and coldef.raw_default is None
+                and A.assignment_cast(old.type, new_type, self._enum_types()) is False
+            ):
+                raise Rejected(
+                    A.DATATYPE_MISMATCH,
+                    f'column "{cmd.name}" cannot be cast automatically to type {new_type}',
+                )
+            self._set_column(tname, str(cmd.name), type=new_type)
+            self._recheck_foreign_keys(tname, str(cmd.name))
         elif sub == "AT_ColumnDefault":
             col = table.column(str(cmd.name))
             ctype = col.type if col is not None else None
@@ -494,32 +626,53 @@ class _Replayer:
             if k is None:
                 if cmd.missing_ok:
                     return
-                raise _Fails(f'constraint "{name}" of relation "{tname.name}" does not exist')
+                raise Rejected(A.UNDEFINED_OBJECT, f'constraint "{name}" of relation "{tname.name}" does not exist')
             self.schema = self.schema.with_table(
                 replace(table, constraints=tuple(c for c in table.constraints if c.name != name))
             )
+
+    def _recheck_foreign_keys(self, tname: QName, column: str) -> None:
+        """After a column's type changed, every foreign key through it must still be
+        implementable (PostgreSQL re-validates them)."""
+        for t in self.schema.tables:
+            for k in t.constraints:
+                if k.kind != "f" or k.ref_table is None:
+                    continue
+                if (t.name == tname and column in k.columns) or (
+                    k.ref_table == tname and column in k.ref_columns
+                ):
+                    target = self.schema.table(k.ref_table)
+                    if target is not None:
+                        self._check_key_types(t, k.name, k.columns, target, k.ref_columns)
 
     # -- indexes --------------------------------------------------------------------------------
     def _do_IndexStmt(self, node: Any) -> None:
         tname = self._qv(node.relation)
         table = self.schema.table(tname)
         if table is None:
-            raise _Fails(f'relation "{tname.name}" does not exist')
+            if self.schema.view(tname) is not None:
+                return  # an index on a materialized view: views are modelled by name only
+            raise Rejected(A.UNDEFINED_TABLE, f'relation "{tname.name}" does not exist')
+        self._need_columns(
+            table,
+            [str(e.name) for e in (*(node.indexParams or ()), *(node.indexIncludingParams or ())) if e.name],
+            'column "{column}" does not exist',
+        )
         keys = [_index_key(elem) for elem in node.indexParams or ()]
         name = node.idxname
         if name and self.schema.relation_exists(tname.schema, str(name)):
             if node.if_not_exists:
                 return
-            raise _Fails(f'relation "{name}" already exists')
+            raise Rejected(A.DUPLICATE_TABLE, f'relation "{name}" already exists')
         if not name:
-            label = "_".join(
-                str(e.name) if e.name else "expr" for e in node.indexParams or ()
+            name = names.index_name(
+                tname.name,
+                [str(e.name) if e.name else None for e in node.indexParams or ()],
+                lambda candidate: self.schema.relation_exists(tname.schema, candidate),
+                primary=bool(node.primary),
+                constraint=bool(node.isconstraint),
+                exclusion=bool(node.excludeOpNames),
             )
-            base = f"{tname.name}_{label}_idx"
-            name, n = base, 0
-            while self.schema.relation_exists(tname.schema, name):
-                n += 1
-                name = f"{base}{n}"
         index = Index(
             name=str(name),
             table=tname,
@@ -537,7 +690,7 @@ class _Replayer:
     def _do_CreateEnumStmt(self, node: Any) -> None:
         name = self._qnames(_strs(node.typeName))
         if self.schema.enum(name) is not None:
-            raise _Fails(f'type "{name.name}" already exists')
+            raise Rejected(A.DUPLICATE_OBJECT, f'type "{name.name}" already exists')
         values = tuple(str(v.sval) for v in node.vals or ())
         self.schema = self.schema.with_enum(Enum(name, values, origin=self._origin()))
 
@@ -545,18 +698,18 @@ class _Replayer:
         name = self._qnames(_strs(node.typeName))
         enum = self.schema.enum(name)
         if enum is None:
-            raise _Fails(f'type "{name.name}" does not exist')
+            raise Rejected(A.UNDEFINED_OBJECT, f'type "{name.name}" does not exist')
         values = list(enum.values)
         if node.oldVal:
             if node.oldVal not in values:
-                raise _Fails(f'"{node.oldVal}" is not an existing enum label')
+                raise Rejected("22023", f'"{node.oldVal}" is not an existing enum label')
             values[values.index(node.oldVal)] = str(node.newVal)
         else:
             new = str(node.newVal)
             if new in values:
                 if node.skipIfNewValExists:
                     return
-                raise _Fails(f'enum label "{new}" already exists')
+                raise Rejected(A.DUPLICATE_OBJECT, f'enum label "{new}" already exists')
             neighbour = node.newValNeighbor
             if neighbour and neighbour in values:
                 i = values.index(neighbour)
@@ -568,7 +721,7 @@ class _Replayer:
     def _do_ViewStmt(self, node: Any) -> None:
         name = self._qv(node.view)
         if self.schema.view(name) is not None and not node.replace:
-            raise _Fails(f'relation "{name.name}" already exists')
+            raise Rejected(A.DUPLICATE_TABLE, f'relation "{name.name}" already exists')
         self.schema = self.schema.with_view(View(name, origin=self._origin()))
 
     def _do_CreateTableAsStmt(self, node: Any) -> None:
@@ -577,15 +730,16 @@ class _Replayer:
             if self.schema.view(name) is not None:
                 if node.if_not_exists:
                     return
-                raise _Fails(f'relation "{name.name}" already exists')
+                raise Rejected(A.DUPLICATE_TABLE, f'relation "{name.name}" already exists')
             self.schema = self.schema.with_view(View(name, materialized=True, origin=self._origin()))
             return
         if self.schema.table(name) is not None:
             if node.if_not_exists:
                 return
-            raise _Fails(f'relation "{name.name}" already exists')
+            raise Rejected(A.DUPLICATE_TABLE, f'relation "{name.name}" already exists')
         self._note(f"cannot model the columns of CREATE TABLE {name.name} AS SELECT", name)
         self.schema = self.schema.with_table(Table(name, origin=self._origin()))
+        self._opaque.add(name)
 
     # -- DROP and RENAME --------------------------------------------------------------------------
     def _do_DropStmt(self, node: Any) -> None:
@@ -602,7 +756,7 @@ class _Replayer:
                 if self.schema.table(q) is None:
                     if node.missing_ok:
                         continue
-                    raise _Fails(f'table "{q.name}" does not exist')
+                    raise Rejected(A.UNDEFINED_TABLE, f'table "{q.name}" does not exist')
                 self.schema = self.schema.without_table(q)
                 if cascade:
                     self._drop_references_to(q)
@@ -611,7 +765,7 @@ class _Replayer:
                 if idx is None:
                     if node.missing_ok:
                         continue
-                    raise _Fails(f'index "{q.name}" does not exist')
+                    raise Rejected(A.UNDEFINED_OBJECT, f'index "{q.name}" does not exist')
                 self.schema = self.schema.without_index(q.schema, q.name)
             elif kind in ("OBJECT_TYPE", "OBJECT_DOMAIN"):
                 if self.schema.enum(q) is None:
@@ -619,7 +773,7 @@ class _Replayer:
                 self.schema = self.schema.without_enum(q)
             elif kind in ("OBJECT_VIEW", "OBJECT_MATVIEW"):
                 if self.schema.view(q) is None and not node.missing_ok:
-                    raise _Fails(f'view "{q.name}" does not exist')
+                    raise Rejected(A.UNDEFINED_TABLE, f'view "{q.name}" does not exist')
                 self.schema = self.schema.without_view(q)
             elif kind == "OBJECT_SCHEMA":
                 schema = names[-1]
@@ -642,10 +796,13 @@ class _Replayer:
             if table is None:
                 if node.missing_ok:
                     return
-                raise _Fails(f'relation "{q.name}" does not exist')
+                raise Rejected(A.UNDEFINED_TABLE, f'relation "{q.name}" does not exist')
             if self.schema.relation_exists(q.schema, new):
-                raise _Fails(f'relation "{new}" already exists')
+                raise Rejected(A.DUPLICATE_TABLE, f'relation "{new}" already exists')
             renamed = QName(q.schema, new)
+            if q in self._opaque:
+                self._opaque.discard(q)
+                self._opaque.add(renamed)
             indexes = [replace(i, table=renamed) for i in self.schema.indexes_of(q)]
             self.schema = self.schema.without_table(q).with_table(replace(table, name=renamed))
             for i in indexes:
@@ -661,13 +818,13 @@ class _Replayer:
             if table is None:
                 if node.missing_ok:
                     return
-                raise _Fails(f'relation "{q.name}" does not exist')
+                raise Rejected(A.UNDEFINED_TABLE, f'relation "{q.name}" does not exist')
             old = str(node.subname)
             col = table.column(old)
             if col is None:
-                raise _Fails(f'column "{old}" does not exist')
+                raise Rejected(A.UNDEFINED_COLUMN, f'column "{old}" does not exist')
             if table.column(new) is not None:
-                raise _Fails(f'column "{new}" of relation "{q.name}" already exists')
+                raise Rejected(A.DUPLICATE_COLUMN, f'column "{new}" of relation "{q.name}" already exists')
             cols = tuple(replace(c, name=new) if c.name == old else c for c in table.columns)
             cons = tuple(
                 replace(
@@ -702,7 +859,7 @@ class _Replayer:
             table = self.schema.table(q)
             old = str(node.subname)
             if table is None or table.constraint_named(old) is None:
-                raise _Fails(f'constraint "{old}" does not exist')
+                raise Rejected(A.UNDEFINED_OBJECT, f'constraint "{old}" does not exist')
             cons = tuple(replace(k, name=new) if k.name == old else k for k in table.constraints)
             self.schema = self.schema.with_table(replace(table, constraints=cons))
         elif kind == "OBJECT_INDEX":
@@ -718,7 +875,7 @@ class _Replayer:
                     self.schema = self.schema.with_table(replace(t, constraints=cons))
                     return
             if not node.missing_ok:
-                raise _Fails(f'relation "{q.name}" does not exist')
+                raise Rejected(A.UNDEFINED_TABLE, f'relation "{q.name}" does not exist')
         elif kind in ("OBJECT_TYPE", "OBJECT_DOMAIN"):
             names = _strs(getattr(node.object, "names", None) or node.object or ())
             q = self._qnames(names)
@@ -780,6 +937,20 @@ def _index_key(elem: Any) -> str:
 
 def _changes_schema(kind: str) -> bool:
     return kind in _SCHEMA_KINDS
+
+
+def _has_subquery(node: Any) -> bool:
+    from pglast import ast
+    from pglast.visitors import Visitor
+
+    found: list[bool] = []
+
+    class _V(Visitor):
+        def visit_SubLink(self, ancestors: Any, n: ast.SubLink) -> None:
+            found.append(True)
+
+    _V()(node)
+    return bool(found)
 
 
 def _columns_in(node: Any) -> list[str]:

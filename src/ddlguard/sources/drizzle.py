@@ -33,6 +33,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ddlguard.engine.names import make_object_name as _make_object_name
+from ddlguard.engine.names import truncate as _truncate
 from ddlguard.schema.model import (
     Column,
     Constraint,
@@ -65,7 +67,6 @@ __all__ = [
 ]
 
 # PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes.
-_MAX_IDENT = 63
 _SCHEMA_SUFFIXES = (".ts", ".mts", ".cts", ".tsx")
 _CONFIG_NAMES = (
     "drizzle.config.ts",
@@ -905,30 +906,6 @@ def _regclass_ident(name: str) -> str:
     if re.fullmatch(r"[a-z_][a-z0-9_$]*", name):
         return name
     return _quote_ident(name)
-
-
-def _truncate(name: str) -> str:
-    """A name as PostgreSQL stores it: at most 63 bytes."""
-    data = name.encode("utf-8")
-    if len(data) <= _MAX_IDENT:
-        return name
-    return data[:_MAX_IDENT].decode("utf-8", "ignore")
-
-
-def _make_object_name(name1: str, name2: str, label: str) -> str:
-    """PostgreSQL's makeObjectName: ``name1_name2_label`` shortened to fit 63 bytes, taking from
-    the longer of the two names first."""
-    overhead = len(label) + 1 + (len(name2) and 1)
-    n1, n2 = len(name1.encode()), len(name2.encode())
-    avail = _MAX_IDENT - overhead
-    while n1 + n2 > avail:
-        if n1 > n2:
-            n1 -= 1
-        else:
-            n2 -= 1
-    part1 = name1.encode()[:n1].decode("utf-8", "ignore")
-    part2 = name2.encode()[:n2].decode("utf-8", "ignore")
-    return "_".join(p for p in (part1, part2, label) if p)
 
 
 # --- modules --------------------------------------------------------------------------------
