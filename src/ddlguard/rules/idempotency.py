@@ -554,6 +554,8 @@ def check(ctx: FileContext) -> None:
     columns_vanish = any(key[0] == "column" for key in state.gone_at)
     ends = _section_ends(statements)
     state.section_end = len(statements)
+    first = len(ctx.findings)
+    owners: list[int] = []  # per finding from ``first`` on: the statement that raised it
     for i, stmt in enumerate(statements):
         state.position = i
         if ends:
@@ -564,8 +566,46 @@ def check(ctx: FileContext) -> None:
             handler(ctx, stmt, state, exempt)
             if columns_vanish and stmt.context != "function" and not exempt:
                 _uses_vanishing_column(ctx, stmt, state)
+            owners += [i] * (len(ctx.findings) - first - len(owners))
         if stmt.context != "function" and stmt.kind in _CREATED_KINDS:
             state.created |= _created_keys(stmt)
+    if owners:
+        _second_run_judges(ctx, statements, first, owners)
+
+
+# Findings that claim "this statement fails when the migration runs again": the engine's second
+# run is the judge of that claim. (I501, I601 and I7xx are about copies and lost rows, not
+# failures.)
+_FAILS_ON_RERUN = frozenset(
+    {
+        "I101", "I102", "I103", "I104", "I105", "I106", "I107",
+        "I201", "I202", "I203",
+        "I301", "I302", "I303", "I304",
+        "I401", "I402", "I403", "I404", "I405", "I406", "I407", "I408",
+    }
+)
+
+
+def _second_run_judges(
+    ctx: FileContext, statements: list[Statement], first: int, owners: list[int]
+) -> None:
+    """Drop the failure findings of statements that the symbolic second run proves succeed:
+    the file as a whole is safe to run again there (a drop of what the file itself re-creates,
+    a swap rename, a branch that its own IF skips the second time)."""
+    found = ctx.findings[first:]
+    if not any(f.code in _FAILS_ON_RERUN for f in found):
+        return
+    from ddlguard.engine.rerun import second_run
+
+    verdicts = second_run(statements, ctx.config.default_schema)
+    kept = [
+        f
+        for f, i in zip(found, owners, strict=True)
+        if not (f.code in _FAILS_ON_RERUN and verdicts.get(i) is True)
+    ]
+    if len(kept) != len(found):
+        del ctx.findings[first:]
+        ctx.findings.extend(kept)
 
 
 # The statement kinds _gone_keys and _created_keys look at.
@@ -980,6 +1020,25 @@ def _drop(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> Non
         f"DROP {label} {shown} fails when the migration runs again (the {kind} is already "
         f"gone); add IF EXISTS",
         obj=obj,
+        fix=insertion_fix(stmt, at, " IF EXISTS", "add IF EXISTS"),
+    )
+
+
+def _drop_database(ctx: FileContext, stmt: Statement, state: _State, exempt: bool) -> None:
+    """DROP DATABASE, a node of its own (DropdbStmt), without IF EXISTS."""
+    n = stmt.node
+    if n.get("missing_ok") or exempt:
+        return
+    name = str(n.get("dbname", ""))
+    toks = stmt.tokens()
+    at = toks[1].end if len(toks) > 1 and toks[1].name == "DATABASE" else None
+    ctx.report(
+        "I201",
+        stmt,
+        *_whole(stmt),
+        f"DROP DATABASE {name} fails when the migration runs again (the database is already "
+        "gone); add IF EXISTS",
+        obj=name or None,
         fix=insertion_fix(stmt, at, " IF EXISTS", "add IF EXISTS"),
     )
 
@@ -1540,6 +1599,7 @@ _HANDLERS: dict[str, Handler] = {
     "CreateExtensionStmt": _create_if_not_exists("I105", "CREATE EXTENSION", ("EXTENSION",)),
     "IndexStmt": _create_index,
     "DropStmt": _drop,
+    "DropdbStmt": _drop_database,
     "AlterTableStmt": _alter_table,
     "CreateFunctionStmt": _create_or_replace("I301", "CREATE FUNCTION"),
     "ViewStmt": _create_or_replace("I302", "CREATE VIEW"),
