@@ -243,3 +243,46 @@ def test_accepted_statements_are_not_rejected(cluster: Any, text: str) -> None:
     assert notes == []
     if "AS SELECT" not in text:
         _assert_replay_equals(text, live)
+
+
+def test_drift_and_verify_agree_on_rejected_statements(
+    cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The static replay and a real PostgreSQL (verify) report the same drift, and the same
+    rejected statements: D901 where verify says I803."""
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "0001_init.sql").write_text(REJECTED)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "schema.ts").write_text(SCHEMA_TS)
+    (tmp_path / "ddlguard.toml").write_text(
+        'migrations = ["migrations/*.sql"]\ncanonical = "shared/schema.ts"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DDLGUARD_NO_CACHE", "1")
+    main(["drift", "--format", "json"])
+    static = json.loads(capsys.readouterr().out)["findings"]
+    url = f"postgresql://{cluster.user}@/postgres?host={cluster.socket_dir}&port={cluster.port}"
+    main(["verify", "--format", "json", "--database-url", url])
+    live = json.loads(capsys.readouterr().out)["findings"]
+
+    def drift_of(findings: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        return {(f["code"], f["object"]) for f in findings if f["code"].startswith("D") and f["code"] != "D901"}
+
+    assert drift_of(static) == drift_of(live) == {("D204", "public.notes.author_id"), ("D101", "public.tags")}
+    assert {f["line"] for f in static if f["code"] == "D901"} == {
+        f["line"] for f in live if f["code"] == "I803"
+    } == set(REJECTED_LINES)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'CREATE TABLE "Account" (id serial PRIMARY KEY, "userId" text DEFAULT NULL);',
+        "CREATE SEQUENCE t_id_seq; CREATE TABLE t (id serial, n int DEFAULT NULL);",
+        "CREATE TABLE " + "x" * 40 + " (" + "y" * 40 + " serial);",
+    ],
+)
+def test_replay_names_sequences_and_drops_default_null_as_postgresql(cluster: Any, text: str) -> None:
+    failed, live = _run_on_postgres(cluster, text)
+    assert failed == {}
+    _assert_replay_equals(text, live)

@@ -31,6 +31,7 @@ CREATE TABLE docs (id int PRIMARY KEY, owner text);
 ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY p ON docs USING (owner = current_user);
 CREATE VIEW v AS SELECT 1 AS x;
+CREATE TABLE w (id int PRIMARY KEY, d int, e int, CONSTRAINT w_e_uq UNIQUE (e));
 """
 
 # (name, migration): each is a whole file, run twice.
@@ -69,6 +70,16 @@ CASES = [
         "  END IF;\n"
         "END $$;\n"
         "ALTER TABLE vendors ADD COLUMN extra text;\n",
+    ),
+    (
+        "drop and re-add in one statement",
+        "ALTER TABLE w DROP CONSTRAINT w_e_uq, ADD CONSTRAINT w_e_uq UNIQUE (e);\n"
+        "ALTER TABLE w DROP COLUMN d, ADD COLUMN d int;\n",
+    ),
+    (
+        "a dropped column takes its index and constraint along",
+        "ALTER TABLE w ADD COLUMN z int;\nCREATE UNIQUE INDEX w_z ON w (z);\n"
+        "ALTER TABLE w ADD CONSTRAINT w_z_uq UNIQUE (z);\nALTER TABLE w DROP COLUMN IF EXISTS z;\n",
     ),
     (
         "rename then re-add",

@@ -145,6 +145,20 @@ def comparable(fk_type: str, pk_type: str, enums: frozenset[str] = frozenset()) 
         return None
     if scat == "E" or tcat == "E":
         return False  # two different enums, or an enum and another type
+    if scat == "N" and tcat == "N":
+        # integer_ops and float_ops have cross-type operators; otherwise the foreign key's type
+        # needs an implicit cast to the key's: integers -> numeric -> floating point.
+        return _NUMERIC_LEVEL[sbase] <= _NUMERIC_LEVEL[tbase] or _NUMERIC_LEVEL[sbase] == 2 == _NUMERIC_LEVEL[tbase]
     if scat == tcat:
         return True if scat != "T" else None
     return None if {scat, tcat} <= {"T", "D"} else False
+
+
+_NUMERIC_LEVEL = {
+    "smallint": 0,
+    "integer": 0,
+    "bigint": 0,
+    "numeric": 1,
+    "real": 2,
+    "double precision": 2,
+}

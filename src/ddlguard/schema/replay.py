@@ -115,6 +115,8 @@ class _Replayer:
         # Tables whose columns are not all known (CREATE TABLE AS, LIKE or INHERITS of a table
         # the replay does not know): a column missing from the model may exist there.
         self._opaque: set[QName] = set()
+        # Sequences made so far (serial columns, CREATE SEQUENCE): they take names in pg_class.
+        self._sequences: set[tuple[str, str]] = set()
 
     # -- notes and origins ---------------------------------------------------------------------
     def _origin(self, location: int | None = None) -> Origin:
@@ -252,6 +254,10 @@ class _Replayer:
         if handler is not None:
             handler(node)
 
+    def _do_CreateSeqStmt(self, node: Any) -> None:
+        name = self._qv(node.sequence)
+        self._sequences.add((name.schema, name.name))
+
     def _do_CreateSchemaStmt(self, node: Any) -> None:
         name = node.schemaname or (node.authrole.rolename if node.authrole else None)
         if name:
@@ -350,9 +356,22 @@ class _Replayer:
         pending: list[tuple[Any, str]] = []
         if normalize.is_serial(coldef.typeName):
             nullable = False
-            seq = f"{table.name.name}_{name}_seq"
-            if table.name.schema != self.default_schema:
-                seq = f"{table.name.schema}.{seq}"
+            # The sequence's name as PostgreSQL chooses it (truncated, numbered while taken) and
+            # as regclass prints it (quoted where it must be).
+            from ddlguard.schema.render import quote_ident
+
+            schema = table.name.schema
+            seq = quote_ident(
+                names.choose_name(
+                    table.name.name,
+                    name,
+                    "seq",
+                    lambda n: (schema, n) in self._sequences or self.schema.relation_exists(schema, n),
+                )
+            )
+            self._sequences.add((schema, seq.strip('"')))
+            if schema != self.default_schema:
+                seq = f"{quote_ident(schema)}.{seq}"
             default = normalize.expression(f"nextval('{seq}'::regclass)", ctype)
         for con in coldef.constraints or ():
             kind = _enum_name(con.contype)
@@ -905,6 +924,7 @@ _MODELLED_ALTERS = {
 }
 
 _SCHEMA_KINDS = {
+    "CreateSeqStmt",
     "CreateSchemaStmt",
     "CreateStmt",
     "AlterTableStmt",

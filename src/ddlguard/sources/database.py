@@ -91,11 +91,14 @@ def introspect(conn: Any, *, default_schema: str = "public", label: str = "datab
     for relid, num, name, ftype, notnull, default, identity, generated in attrs:
         ctype = normalize.type_from_sql(ftype, default_schema)
         colnames[(relid, num)] = name
+        stored = normalize.expression(default, ctype) if default and not generated else None
         col = Column(
             name,
             ctype,
             nullable=not notnull,
-            default=normalize.expression(default, ctype) if default and not generated else None,
+            # An explicit DEFAULT NULL is stored (NULL::integer) but is no default at all: the
+            # replay and the readers see none either.
+            default=None if stored is not None and stored.upper() == "NULL" else stored,
             identity={"a": "always", "d": "by default"}.get(identity or ""),  # type: ignore[arg-type]
             generated=normalize.expression(default, ctype) if default and generated == "s" else None,
             origin=origin,
