@@ -21,23 +21,84 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ddlguard.redact import redact, remember, scrub
+
+__all__ = [
+    "Cluster",
+    "PostgresError",
+    "Terminated",
+    "connect",
+    "find_binary",
+    "interruptible",
+    "redact",
+    "scratch_database",
+    "temporary_cluster",
+]
+
 
 class PostgresError(Exception):
     """PostgreSQL cannot be started or reached (exit status 2)."""
 
 
-def redact(url: str) -> str:
-    """A database URL with its password replaced, for messages."""
-    try:
-        from urllib.parse import urlsplit, urlunsplit
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is (like Ctrl-C), so that the running
+    statement is cancelled (psycopg does that on KeyboardInterrupt) and every ``finally`` runs:
+    the scratch database is dropped, the temporary cluster stopped and deleted."""
 
-        parts = urlsplit(url)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        pass
-    return url
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+# The signals that end a run like Ctrl-C does (SIGINT is KeyboardInterrupt already).
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (nested blocks are fine:
+    each restores the handlers it found). Outside the main thread, nothing changes."""
+    previous: dict[signal.Signals, Any] = {}
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(signum)
+
+    for sig in _STOP_SIGNALS:
+        with contextlib.suppress(ValueError):  # not the main thread
+            previous[sig] = signal.signal(sig, _on_signal)
+    try:
+        yield
+    finally:
+        _restore(previous)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Cleanup that must finish: SIGINT, SIGTERM and SIGHUP received in the block are held and
+    raised when it is done (unless an exception is already on its way). SIGKILL still ends
+    the process."""
+    pending: list[int] = []
+
+    def _hold(signum: int, frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, *_STOP_SIGNALS):
+        with contextlib.suppress(ValueError):  # not the main thread
+            previous[sig] = signal.signal(sig, _hold)
+    try:
+        yield
+    except BaseException:
+        _restore(previous)
+        raise
+    _restore(previous)
+    if pending:
+        raise KeyboardInterrupt() if pending[0] == signal.SIGINT else Terminated(pending[0])
+
+
+def _restore(previous: dict[signal.Signals, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def find_binary(name: str) -> str | None:
@@ -98,7 +159,7 @@ def _unprivileged_user() -> str:
 @contextlib.contextmanager
 def temporary_cluster() -> Iterator[Cluster]:
     """Start a cluster in a temporary directory; stop it and delete everything on exit, on error
-    and on SIGINT/SIGTERM (the signal is re-raised as KeyboardInterrupt after cleaning up)."""
+    and on SIGINT/SIGTERM/SIGHUP (raised as KeyboardInterrupt, see :func:`interruptible`)."""
     initdb = find_binary("initdb")
     pg_ctl = find_binary("pg_ctl")
     if not initdb or not pg_ctl:
@@ -117,15 +178,9 @@ def temporary_cluster() -> Iterator[Cluster]:
     user = "ddlguard"
     port = 5432 + secrets.randbelow(20000) + 10000
     cluster = Cluster(data, root, port, user, pg_ctl, run_as)
-    previous: dict[signal.Signals, Any] = {}
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for sig in (signal.SIGTERM,):
-        with contextlib.suppress(ValueError):  # not the main thread
-            previous[sig] = signal.signal(sig, _on_signal)
     started = False
+    stack = contextlib.ExitStack()
+    stack.enter_context(interruptible())
     try:
         env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
         init = subprocess.run(
@@ -154,15 +209,14 @@ def temporary_cluster() -> Iterator[Cluster]:
         started = True
         yield cluster
     finally:
-        if started:
-            subprocess.run(
-                _as_user([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], run_as),
-                capture_output=True,
-                check=False,
-            )
-        shutil.rmtree(root, ignore_errors=True)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        with stack, _signals_held():
+            if started:
+                subprocess.run(
+                    _as_user([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], run_as),
+                    capture_output=True,
+                    check=False,
+                )
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _last_line(text: str) -> str:
@@ -176,30 +230,54 @@ def connect(conninfo: str, *, autocommit: bool = True) -> Any:
         import psycopg
     except ImportError as exc:  # pragma: no cover - a dependency
         raise PostgresError("psycopg is not installed (pip install 'psycopg[binary]')") from exc
+    remember(conninfo)
     try:
         return psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=10)
     except psycopg.Error as exc:
-        message = _last_line(str(exc))
+        message = scrub(_last_line(str(exc)))
         raise PostgresError(f"cannot connect to {redact(conninfo)}: {message}") from None
 
 
 @contextlib.contextmanager
 def scratch_database(conninfo: str) -> Iterator[str]:
     """Create a uniquely named database on the server of ``conninfo``, yield its conninfo, and drop
-    it afterwards. No other database is touched."""
+    it afterwards: on exit, on error, on Ctrl-C, SIGTERM and SIGHUP (the running statement is
+    cancelled first; the drop terminates any session left on it). No other database is touched."""
     import psycopg
     from psycopg import sql
 
     name = f"ddlguard_scratch_{secrets.token_hex(6)}"
-    admin = connect(conninfo)
-    try:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.Error as exc:
-        admin.close()
-        raise PostgresError(f"cannot create a scratch database on {redact(conninfo)}: {_last_line(str(exc))}") from None
-    try:
-        yield psycopg.conninfo.make_conninfo(conninfo, dbname=name)
-    finally:
-        with contextlib.suppress(psycopg.Error):
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
+    with interruptible():
+        admin = connect(conninfo)
+        try:
+            try:
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg.Error as exc:
+                raise PostgresError(
+                    f"cannot create a scratch database on {redact(conninfo)}: "
+                    f"{scrub(_last_line(str(exc)))}"
+                ) from None
+            yield psycopg.conninfo.make_conninfo(conninfo, dbname=name)
+        finally:
+            with _signals_held():
+                _drop_database(admin, conninfo, name)
+
+
+def _drop_database(admin: Any, conninfo: str, name: str) -> None:
+    """DROP DATABASE name WITH (FORCE), on the admin connection or, if it broke, on a new one."""
+    import psycopg
+    from psycopg import sql
+
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    for attempt in range(2):
+        try:
+            if attempt:
+                admin = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+            admin.execute("SET statement_timeout = '60s'")
+            admin.execute(drop)
+            return
+        except psycopg.Error:
+            continue
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                admin.close()

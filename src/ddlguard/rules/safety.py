@@ -1419,3 +1419,135 @@ _HANDLERS = {
     "CreateStmt": _create_table,
     "AlterTableStmt": _alter_table,
 }
+
+
+# --- the server beyond the migration's database (S7xx) -----------------------------------------
+
+_SERVER_WIDE = (
+    " `ddlguard verify --database-url` refuses to run it (see `ddlguard verify --help`)."
+)
+SERVER_RULES = [
+    _rule(
+        "S701",
+        "drop-database",
+        "DROP DATABASE in a migration",
+        "A migration runs in one database; DROP DATABASE removes another one with all its data, "
+        "for every application using it, and cannot be rolled back (it refuses to run inside a "
+        "transaction block, so the migration tool's transaction does not protect it). Run "
+        "against the wrong server, or again, it destroys whatever has that name then."
+        + _SERVER_WIDE,
+        "DROP DATABASE IF EXISTS ucr_manager_staging;",
+        "-- a migration changes its own database only:\n"
+        "DROP SCHEMA IF EXISTS import_staging CASCADE;",
+        "Take DROP DATABASE out of the migrations: databases are created and dropped by the "
+        "deployment (or by hand), not by a schema migration.",
+        severity=Severity.ERROR,
+    ),
+    _rule(
+        "S702",
+        "alter-system",
+        "ALTER SYSTEM in a migration",
+        "ALTER SYSTEM writes postgresql.auto.conf: it changes the configuration of the whole "
+        "server, for every database on it, survives the migration's rollback (it cannot run in a "
+        "transaction block) and takes effect on the next reload or restart, long after the "
+        "migration, where nobody looks for it. It needs superuser rights the application's "
+        "role should not have." + _SERVER_WIDE,
+        "ALTER SYSTEM SET statement_timeout = '30s';",
+        "SET statement_timeout = '30s';  -- this session only",
+        "Configure the server where it is managed (postgresql.conf, the provider's settings), "
+        "outside the migrations; what one migration needs, SET in its own session.",
+        severity=Severity.ERROR,
+    ),
+    _rule(
+        "S703",
+        "copy-program",
+        "COPY ... FROM PROGRAM or TO PROGRAM in a migration",
+        "COPY ... PROGRAM runs a shell command on the database server as its operating-system "
+        "user (postgres): whatever the command does happens outside the database, on every "
+        "server the migration runs on, with no rollback. It needs superuser or "
+        "pg_execute_server_program. `ddlguard verify` never runs it, not even on its temporary "
+        "cluster.",
+        "COPY country_codes FROM PROGRAM 'curl -s https://example.com/countries.csv' WITH (FORMAT csv);",
+        "INSERT INTO country_codes (code, name) VALUES ('DE', 'Germany')\n"
+        "ON CONFLICT (code) DO NOTHING;",
+        "Load data with INSERT ... ON CONFLICT in the migration, or from the client (psql's "
+        "\\copy, COPY ... FROM STDIN) as a separate deployment step.",
+        severity=Severity.ERROR,
+    ),
+]
+register(*SERVER_RULES)
+
+
+def _drop_database(ctx: FileContext, stmt: Statement, state: _State) -> None:
+    name = str(stmt.node.get("dbname", ""))
+    ctx.report(
+        "S701",
+        stmt,
+        stmt.start,
+        stmt.end,
+        f"DROP DATABASE {name} deletes a whole database and all its data, outside the "
+        f"migration's own database and beyond any rollback; take it out of the migrations",
+    )
+
+
+def _alter_system(ctx: FileContext, stmt: Statement, state: _State) -> None:
+    setting = (stmt.node.get("setstmt") or {}).get("name")
+    what = f"ALTER SYSTEM {'SET ' + str(setting) if setting else 'RESET'}"
+    ctx.report(
+        "S702",
+        stmt,
+        stmt.start,
+        stmt.end,
+        f"{what} changes the configuration of the whole server (postgresql.auto.conf), for "
+        f"every database on it; configure the server outside the migrations, or SET it for "
+        f"the session",
+    )
+
+
+def _copy_program(ctx: FileContext, stmt: Statement, state: _State) -> None:
+    n = stmt.node
+    if not n.get("is_program"):
+        return
+    direction = "FROM" if n.get("is_from") else "TO"
+    ctx.report(
+        "S703",
+        stmt,
+        stmt.start,
+        stmt.end,
+        f"COPY ... {direction} PROGRAM runs a shell command on the database server as its "
+        f"operating-system user; load the data with INSERT, or from the client",
+    )
+
+
+_HANDLERS.update(
+    {
+        "DropdbStmt": _drop_database,
+        "AlterSystemStmt": _alter_system,
+        "CopyStmt": _copy_program,
+    }
+)
+
+
+# --- verify's timeout (I804) ---------------------------------------------------------------------
+# Found by `ddlguard verify` (ddlguard.postgres.verify), like I801-I803; registered here, with the
+# other rules about what a migration does to the server, so that it is documented and selectable.
+
+_verify_rule = RuleMaker(Category.IDEMPOTENCY, Severity.ERROR)
+register(
+    _verify_rule(
+        "I804",
+        "statement-timeout",
+        "Statement cancelled by verify's statement timeout or lock timeout",
+        "A migration statement that runs for a minute on an empty database, or waits for a "
+        "lock nobody else holds, hangs the deployment on a real one: a `pg_sleep`, a loop that "
+        "never ends, a lock the migration waits for itself. `ddlguard verify` runs every "
+        "statement with statement_timeout (--statement-timeout, 60 s) and lock_timeout "
+        "(--lock-timeout, 10 s), cancels it itself if a migration turned the timeout off, "
+        "reports it here and goes on with the rest. Reported by `ddlguard verify`, which "
+        "applies the migrations to a real, throwaway PostgreSQL twice in a row.",
+        "SELECT pg_sleep(1000);  -- cancelled after 60 s",
+        "UPDATE phone_number_inventory SET status = 'active' WHERE status IS NULL;",
+        "Find out why the statement takes so long on an empty database; when it is expected "
+        "(a big data load in the migrations), raise --statement-timeout.",
+    )
+)
