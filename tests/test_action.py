@@ -376,6 +376,8 @@ class FakeGitHub:
     requests: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     refuse: int = 0  # answer every request with this status instead
+    # GET /user: the token's account; None answers 403, as GitHub does for a GITHUB_TOKEN.
+    viewer: dict[str, str] | None = field(default_factory=lambda: {"login": "x", "type": "Bot"})
     next_id: int = 1000
 
     def add(self, body: str, user_type: str = "User") -> dict[str, Any]:
@@ -415,7 +417,12 @@ def github() -> Iterator[FakeGitHub]:
             parts = urlsplit(self.path)
             listing = re.fullmatch(r"/repos/octo/app/issues/(\d+)/comments", parts.path)
             single = re.fullmatch(r"/repos/octo/app/issues/comments/(\d+)", parts.path)
-            if listing and method == "GET":
+            if parts.path == "/user" and method == "GET":
+                if state.viewer is None:
+                    self._answer(403, {"message": "Resource not accessible by integration"})
+                else:
+                    self._answer(200, state.viewer)
+            elif listing and method == "GET":
                 query = parse_qs(parts.query)
                 per_page = int(query.get("per_page", ["30"])[0])
                 page = int(query.get("page", ["1"])[0])
@@ -495,7 +502,9 @@ def test_comment_is_created_updated_and_deleted(tmp_path: Path, github: FakeGitH
     second = _run_commenting(s, github)
     assert second.returncode == 1, second.stdout + second.stderr
     comment_path = f"/repos/octo/app/issues/comments/{ours[0]['id']}"
-    assert github.calls() == [("GET", listing), ("GET", listing), ("PATCH", comment_path)]
+    assert github.calls() == [
+        ("GET", listing), ("GET", listing), ("GET", "/user"), ("PATCH", comment_path)
+    ]
     assert len([c for c in github.comments if is_report(c)]) == 1
     assert "0003_gadgets.sql" in ours[0]["body"]
 
@@ -512,7 +521,9 @@ def test_comment_is_created_updated_and_deleted(tmp_path: Path, github: FakeGitH
     github.requests.clear()
     clean = _run_commenting(s, github)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert github.calls() == [("GET", listing), ("GET", listing), ("DELETE", comment_path)]
+    assert github.calls() == [
+        ("GET", listing), ("GET", listing), ("GET", "/user"), ("DELETE", comment_path)
+    ]
     assert not [c for c in github.comments if is_report(c)]
     assert len(github.comments) == 120  # the people's comments untouched
 
@@ -769,3 +780,63 @@ def test_ci_workflow_runs_tests_lint_and_the_action() -> None:
     assert own[0].get("continue-on-error") is True
     check = "\n".join(s.get("run", "") for s in jobs["action"]["steps"])
     assert '"$OUTCOME" = failure' in check and '"$EXIT_CODE" = 1' in check
+
+
+# --- issue 19: the comment is edited only when it is ddlguard's own ----------------------------
+
+
+def _someones(github: FakeGitHub, body: str, login: str, kind: str) -> dict[str, Any]:
+    """A comment on the fake pull request written by ``login`` (``kind`` User or Bot)."""
+    github.next_id += 1
+    comment = {"id": github.next_id, "body": body, "user": {"login": login, "type": kind}}
+    github.comments.append(comment)
+    return comment
+
+
+def test_comment_by_a_person_or_another_bot_with_the_marker_is_never_touched(
+    github: FakeGitHub,
+) -> None:
+    """The workflow's GITHUB_TOKEN: GET /user is refused, the comments are github-actions[bot]'s."""
+    github.viewer = None
+    person = _someones(github, f"{MARKER}\nI quote the report here", "alice", "User")
+    other = _someones(github, f"{MARKER}\nanother bot's copy", "renovate[bot]", "Bot")
+    api = GitHubApi(api_url=github.url, repository="octo/app", token="t")
+
+    assert sync_comment(api, 7, f"{MARKER}\nreport one") == "created"
+    assert ("GET", "/user") in github.calls()
+    ours = github.comments[-1]
+    ours["user"] = {"login": "github-actions[bot]", "type": "Bot"}  # as GitHub records it
+    assert sync_comment(api, 7, f"{MARKER}\nreport two") == "updated"
+    assert ours["body"] == f"{MARKER}\nreport two"
+    assert sync_comment(api, 7, None) == "deleted"
+    assert ours not in github.comments
+    assert github.comments == [person, other]
+    assert person["body"].endswith("I quote the report here")
+    assert other["body"].endswith("another bot's copy")
+    writes = [(m, path) for m, path in github.calls() if m in ("PATCH", "DELETE")]
+    assert writes == [("PATCH", f"/repos/octo/app/issues/comments/{ours['id']}"),
+                      ("DELETE", f"/repos/octo/app/issues/comments/{ours['id']}")]
+
+
+def test_comment_with_a_personal_token_is_that_users_own(github: FakeGitHub) -> None:
+    github.viewer = {"login": "Alice", "type": "User"}
+    bot = _someones(github, f"{MARKER}\na bot's report", "ddlguard-bot[bot]", "Bot")
+    mine = _someones(github, f"{MARKER}\nmy old report", "alice", "User")
+    api = GitHubApi(api_url=github.url, repository="octo/app", token="t")
+    assert sync_comment(api, 7, f"{MARKER}\nnew") == "updated"
+    assert mine["body"] == f"{MARKER}\nnew"
+    assert bot["body"] == f"{MARKER}\na bot's report"
+    assert sync_comment(api, 7, None) == "deleted"
+    assert github.comments == [bot]
+
+
+@needs_git
+def test_action_leaves_a_persons_marker_comment_alone(tmp_path: Path, github: FakeGitHub) -> None:
+    github.viewer = None  # the workflow's GITHUB_TOKEN
+    person = _someones(github, f"{MARKER}\n(pasted) ddlguard said ...", "alice", "User")
+    s = make_scenario(tmp_path, BAD)
+    done = _run_commenting(s, github)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "pull request comment created" in done.stdout
+    assert person in github.comments and person["body"].endswith("ddlguard said ...")
+    assert [m for m, _ in github.calls()].count("POST") == 1

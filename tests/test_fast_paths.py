@@ -184,6 +184,6 @@ def test_folder_listing_matches_os_walk(tmp_path: Path) -> None:
         for d, dirs, files in os.walk(tmp_path)
         if not any(part in (".git", "node_modules") for part in Path(d).parts)
         for f in files
-        if f.lower().endswith(".sql")
+        if f.lower().endswith(".sql") and f != "dangling.sql"  # left out, with a warning
     )
     assert sorted(map(str, sql_files_under(tmp_path))) == walked

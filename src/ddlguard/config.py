@@ -34,6 +34,7 @@ from ddlguard.configfile import (
     SNAKE_CASE,
     CanonicalSettings,
     ConfigError,
+    NamePattern,
     NamingSettings,
     Settings,
     SqlfluffSettings,
@@ -47,6 +48,7 @@ from ddlguard.configfile import (
     find_config,
     naming_regex,
     natural_sort_key,
+    pattern_hazard,
 )
 
 __all__ = [
@@ -240,11 +242,14 @@ class Naming(_Section):
             re.compile(probe)
         except re.error as error:
             raise _fail(f"invalid regular expression: {error}") from None
+        hazard = pattern_hazard(value)
+        if hazard is not None:
+            raise _fail(hazard)
         return value
 
     def regex(
         self, key: NamingKey, *, table: str = "", columns: Sequence[str] = ()
-    ) -> re.Pattern[str] | None:
+    ) -> NamePattern | None:
         """The compiled convention for ``key`` with the placeholders filled in, or None when off."""
         pattern: str | None = getattr(self, key)
         return None if pattern is None else naming_regex(pattern, table=table, columns=columns)
@@ -308,6 +313,25 @@ class Config(_Section):
         if "" in value:
             raise _fail('expected file names or globs, got ""')
         return value
+
+    @model_validator(mode="after")
+    def _known_codes(self) -> Self:
+        # Checked here, not by the checker, so that the error names this key and this file
+        # rather than --select/--ignore.
+        from ddlguard.checker import _style_hint
+        from ddlguard.rules.registry import known_selector
+
+        style = self.sqlfluff.enabled
+        for key, selectors in (("select", self.select), ("ignore", self.ignore)):
+            for selector in selectors:
+                if not known_selector(selector, style=style):
+                    raise _fail(
+                        f"unknown rule code or category {_toml_repr(selector)}"
+                        + _style_hint(selector, style)
+                        + "; `ddlguard rules` lists them",
+                        key=key,
+                    )
+        return self
 
     @property
     def path(self) -> Path | None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 #: File names searched in every folder, in order of preference.
 CONFIG_FILE_NAMES = ("ddlguard.toml", ".ddlguard.toml", "pyproject.toml")
@@ -52,11 +52,26 @@ def natural_sort_key(text: str) -> tuple[list[str | int], str]:
 
 
 
-def naming_regex(pattern: str, *, table: str = "", columns: Sequence[str] = ()) -> re.Pattern[str]:
+class NamePattern(Protocol):
+    """A compiled naming convention: Python's ``re.Pattern`` or RE2's, both answer these."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    def search(self, string: str) -> object | None: ...
+
+
+def naming_regex(pattern: str, *, table: str = "", columns: Sequence[str] = ()) -> NamePattern:
     """Compile a naming value: a preset, or a regex whose ``{table}``/``{columns}`` are filled in.
 
     The values are inserted literally (escaped); ``columns`` are joined with ``_``. Apply the result
-    with ``re.search``: the user anchors a pattern with ``^`` and ``$`` when they mean the whole name.
+    with ``search``: the user anchors a pattern with ``^`` and ``$`` when they mean the whole name.
+
+    A user's pattern runs on RE2 (google-re2), which takes linear time whatever the pattern, so
+    that ``^(a+)+$`` cannot hang a run on a long name; Python's ``\\w``/``\\d`` keep their Unicode
+    meaning there. A pattern RE2 cannot run (lookarounds, backreferences, ``\\b``) runs on Python's
+    ``re``; the configuration refuses those that could backtrack exponentially
+    (:func:`pattern_hazard`).
     """
     if "{" not in pattern:
         return _compiled(pattern, "", "")
@@ -64,11 +79,166 @@ def naming_regex(pattern: str, *, table: str = "", columns: Sequence[str] = ()) 
 
 
 @lru_cache(maxsize=4096)
-def _compiled(pattern: str, table: str, columns: str) -> re.Pattern[str]:
+def _compiled(pattern: str, table: str, columns: str) -> NamePattern:
     if pattern in _PRESETS:
-        return re.compile(_PRESETS[pattern])
+        return re.compile(_PRESETS[pattern])  # a fixed pattern that cannot backtrack badly
     filled = pattern.replace("{table}", re.escape(table)).replace("{columns}", re.escape(columns))
-    return re.compile(filled)
+    linear = _re2_compile(filled)
+    return linear if linear is not None else re.compile(filled)
+
+
+def _re2() -> Any:
+    """The ``re2`` module of google-re2, or None where it is not installed."""
+    try:
+        import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
+    except ImportError:  # pragma: no cover - a dependency; only a broken install lacks it
+        return None
+    return re2
+
+
+def _re2_compile(pattern: str) -> NamePattern | None:
+    """``pattern`` compiled by RE2, or None where RE2 is not installed or cannot run it."""
+    translated = _for_re2(pattern)
+    if translated is None:
+        return None
+    re2 = _re2()
+    if re2 is None:  # pragma: no cover - a dependency; only a broken install lacks it
+        return None
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print its parse errors on stderr
+    try:
+        compiled: NamePattern = re2.compile(translated, options)
+    except re2.error:
+        return None
+    return compiled
+
+
+# Python's Unicode classes spelled for RE2 (whose \w and \d are ASCII): outside and inside [...].
+_RE2_CLASSES = {"w": r"[\pL\pN_]", "W": r"[^\pL\pN_]", "d": r"\p{Nd}", "D": r"\P{Nd}"}
+_RE2_IN_CLASS = {"w": r"\pL\pN_", "d": r"\p{Nd}"}
+
+
+def _for_re2(pattern: str) -> str | None:
+    """``pattern`` with Python's meaning of ``\\w \\W \\d \\D`` kept under RE2; None for escapes
+    whose meaning differs and cannot be rewritten (``\\b``, ``\\B``, ``\\Z``, ``\\W``/``\\D`` in a
+    class)."""
+    if "\\" not in pattern:
+        return pattern
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt in "bBZ":
+                return None
+            table = _RE2_IN_CLASS if in_class else _RE2_CLASSES
+            if nxt in table:
+                out.append(table[nxt])
+            elif in_class and nxt in "WD":
+                return None
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+            out.append(ch)
+            i += 1
+            if pattern.startswith("^", i):
+                out.append("^")
+                i += 1
+            if pattern.startswith("]", i):  # a leading ] is a literal
+                out.append("\\]")
+                i += 1
+            continue
+        if ch == "]" and in_class:
+            in_class = False
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_QUANTIFIER = re.compile(r"[*+]|\{(\d*),(\d*)\}|\{(\d+)\}|\?")
+
+
+def pattern_hazard(pattern: str) -> str | None:
+    """Why a naming pattern could hang a run, or None. A pattern RE2 runs takes linear time;
+    one it cannot run (a lookaround, a backreference) goes to Python's backtracking ``re``, and
+    there a repeated group that itself repeats or holds alternatives (``(a+)+``, ``(a|aa)*``)
+    can take exponential time on a long name: those are refused."""
+    if pattern in _PRESETS:
+        return None
+    probe = pattern.replace("{table}", "_table_").replace("{columns}", "_columns_")
+    if _re2_compile(probe) is not None or not _nested_repeat(probe):
+        return None
+    if _re2() is None:  # pragma: no cover - a dependency; only a broken install lacks it
+        engine = "and the linear-time engine (google-re2) is not installed"
+    else:
+        engine = (
+            "and it needs Python's backtracking engine (a lookaround, a backreference or \\b, "
+            "which RE2 lacks)"
+        )
+    return (
+        "a repeated group that itself repeats or has alternatives, as in (a+)+, can take "
+        f"exponential time on a long name, {engine}: rewrite the pattern without one or the other"
+    )
+
+
+def _nested_repeat(pattern: str) -> bool:
+    """Whether a group that repeats (``*``, ``+``, ``{n,}``, ``{n,m}`` with m > 1) contains a
+    repetition or an alternation: a conservative test for exponential backtracking."""
+    stack: list[list[bool]] = [[False, False]]  # per open group: [has a repetition, has a |]
+    i = 0
+    n = len(pattern)
+    while i < n:
+        ch = pattern[i]
+        closed: list[bool] | None = None
+        if ch == "\\":
+            i += 2
+        elif ch == "[":
+            i += 1
+            if pattern.startswith("^", i):
+                i += 1
+            if pattern.startswith("]", i):
+                i += 1
+            while i < n and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+            i += 1
+        elif ch == "(":
+            if pattern.startswith("(?#", i):
+                end = pattern.find(")", i)
+                i = n if end == -1 else end + 1
+                continue
+            stack.append([False, False])
+            i += 1
+            continue
+        elif ch == ")":
+            closed = stack.pop() if len(stack) > 1 else [False, False]
+            i += 1
+        elif ch == "|":
+            stack[-1][1] = True
+            i += 1
+            continue
+        else:
+            i += 1
+        match = _QUANTIFIER.match(pattern, i)
+        repeats = False
+        if match is not None and match[0] != "?":
+            high = match[2] if match[1] is not None else match[3]
+            repeats = match[0] in ("*", "+") or not high or int(high) > 1
+        if match is not None:
+            i = match.end()
+            if i < n and pattern[i] in "?+":  # lazy or possessive
+                i += 1
+        if closed is not None:
+            if repeats and (closed[0] or closed[1]):
+                return True
+            stack[-1][0] = stack[-1][0] or closed[0] or repeats
+        elif repeats:
+            stack[-1][0] = True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +299,17 @@ class Settings:
     def snapshot_files(self) -> tuple[list[Path], list[str]]:
         """The snapshot files in order, and the patterns that matched no file."""
         return expand(self.snapshots, self.root)
+
+    def no_match(self, key: str, pattern: str) -> str:
+        """The one-line error for a ``key`` (``migrations``, ``snapshots``) entry that matches no
+        file: the configuration file, the key and the pattern, as a missing file is reported."""
+        where = _display(self.path) if self.path is not None else "the configuration"
+        section = _section_of(self.path) if self.path is not None else ""
+        name = f"{section}.{key}" if section else key
+        return (
+            f"{where}: {name}: {pattern!r} matches no file (paths are relative to "
+            "the configuration file's folder)"
+        )
 
     def canonical_path(self) -> Path | None:
         """The canonical Drizzle or SQL schema as an absolute path; None for none or a database."""

@@ -1,9 +1,15 @@
 """One pull request comment with the markdown report, kept up to date across pushes.
 
 The markdown report's first line is the hidden marker ``<!-- ddlguard-report -->``. A run lists
-the pull request's comments, takes the one that starts with the marker as its own, and then
-creates it (none yet), updates it (the report changed), leaves it (same text) or deletes it (the
-pull request is clean now). Duplicates, left behind by two runs racing, are deleted.
+the pull request's comments, takes the one that starts with the marker AND was written by the
+token's own account as its own, and then creates it (none yet), updates it (the report
+changed), leaves it (same text) or deletes it (the pull request is clean now). Duplicates, left
+behind by two runs racing, are deleted. A comment carrying the marker that someone else wrote (a
+person quoting the report, another bot) is never edited or deleted.
+
+The token's account is ``GET /user``'s login for a personal or OAuth token; an integration token
+(the workflow's ``GITHUB_TOKEN``) is refused there (HTTP 403) and writes as
+``github-actions[bot]``.
 
 The GitHub REST API through ``urllib.request``: ``GET``/``POST /repos/{repo}/issues/{n}/comments``,
 ``PATCH``/``DELETE /repos/{repo}/issues/comments/{id}``. The token needs ``pull-requests: write``
@@ -35,7 +41,30 @@ _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 class CommentError(Exception):
-    """The GitHub API refused or could not be reached (a one-line message, no token in it)."""
+    """The GitHub API refused or could not be reached (a one-line message, no token in it);
+    ``status`` is the HTTP status of a refusal."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who wrote a comment: GitHub's ``user.login`` and ``user.type`` (``User``, ``Bot``)."""
+
+    login: str
+    type: str
+
+    def wrote(self, comment: Mapping[str, Any]) -> bool:
+        user = comment.get("user")
+        if not isinstance(user, dict) or not isinstance(user.get("login"), str):
+            return False
+        return user["login"].lower() == self.login.lower() and user.get("type") == self.type
+
+
+#: The account the workflow's GITHUB_TOKEN writes as.
+GITHUB_ACTIONS_BOT = Author("github-actions[bot]", "Bot")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +103,9 @@ class GitHubApi:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
-            raise CommentError(f"{method} {path}: HTTP {exc.code}{_detail(exc)}") from None
+            raise CommentError(
+                f"{method} {path}: HTTP {exc.code}{_detail(exc)}", status=exc.code
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise CommentError(f"{method} {path}: {reason}") from None
@@ -97,6 +128,19 @@ class GitHubApi:
             if len(answer) < PER_PAGE:
                 break
         return comments
+
+    def author(self) -> Author:
+        """The account this token writes comments as (see the module's documentation)."""
+        try:
+            answer = self.request("GET", "/user")
+        except CommentError as exc:
+            if exc.status == 403:  # an integration token: no user of its own
+                return GITHUB_ACTIONS_BOT
+            raise
+        if not isinstance(answer, dict) or not isinstance(answer.get("login"), str):
+            raise CommentError("GET /user: expected the token's user")
+        kind = answer.get("type")
+        return Author(answer["login"], kind if isinstance(kind, str) else "User")
 
     def create_comment(self, number: int, body: str) -> dict[str, Any]:
         answer = self.request(
@@ -135,20 +179,24 @@ def is_report(comment: Mapping[str, Any]) -> bool:
     return isinstance(body, str) and body.lstrip().split("\n", 1)[0].strip() == MARKER
 
 
-def _own(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The report comments, those written by a bot (the token's usual identity) preferred, so
-    that a person quoting the marker does not get their comment edited."""
-    found = [c for c in comments if is_report(c) and isinstance(c.get("id"), int)]
-    bots = [c for c in found if isinstance(c.get("user"), dict) and c["user"].get("type") == "Bot"]
-    return bots or found
-
-
-def sync_comment(api: GitHubApi, number: int, body: str | None) -> Action:
+def sync_comment(
+    api: GitHubApi, number: int, body: str | None, author: Author | None = None
+) -> Action:
     """Make pull request ``number`` carry ``body`` as its one report comment, or none when
-    ``body`` is None (the pull request is clean). Returns what was done."""
+    ``body`` is None (the pull request is clean). Only a comment that carries the marker and was
+    written by ``author`` (default: the token's account, asked only when a comment with the
+    marker is there) is edited or deleted. Returns what was done."""
     if body is not None and not body.startswith(MARKER):
         body = f"{MARKER}\n{body}"
-    existing = _own(api.list_comments(number))
+    comments = api.list_comments(number)
+    marked = [c for c in comments if is_report(c) and isinstance(c.get("id"), int)]
+    if body is not None and len(marked) == 1 and marked[0].get("body") == body:
+        return "unchanged"  # nothing would be written: no need to ask who wrote it
+    if marked:
+        me = author if author is not None else api.author()
+        existing = [c for c in marked if me.wrote(c)]
+    else:
+        existing = []
     if body is None:
         for comment in existing:
             api.delete_comment(comment["id"])

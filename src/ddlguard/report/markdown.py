@@ -4,6 +4,11 @@ The first line is the hidden marker ``<!-- ddlguard-report -->``, so a bot can f
 comment and update it instead of adding a new one. Then a heading and a status line, a table of
 counts by category, and per file a table of the findings. Messages are escaped so that ``|``,
 backticks, ``*``/``_`` and HTML-looking text show literally; nothing links outside the report.
+A word with an ``@`` that GitHub would read as a mention (``@user``, ``@org/team``, in a name,
+a message or a file name) is shown as inline code, where GitHub never mentions anyone: nobody is
+notified, and the name reads and copies as it is (no invisible character inserted). Control
+characters show as their Unicode pictures (a lone carriage return as ``␍``): they cannot end a
+table row or start a heading.
 The report stays under ``max_chars`` (GitHub refuses comments over 65,536 characters): rows that
 do not fit are counted in a closing note instead.
 """
@@ -42,17 +47,63 @@ _CATEGORY_ORDER: dict[str, int] = {c.value: i for i, c in enumerate(Category)}
 _MD_SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 
 
+# A word GitHub could read as a mention: an @ followed by a letter or digit (@user, @org/team).
+_MENTION_WORD = re.compile(r"\S*@[A-Za-z0-9]\S*")
+# Control characters other than tab and line feed (a lone CR is a line end to Markdown), and the
+# Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+_OPENING = "([{\"'"
+_CLOSING = ".,;:!?)]}\"'"
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    if code in (0x2028, 0x2029):
+        return " "
+    if code < 0x20:
+        return chr(0x2400 + code)  # the control pictures: ␀ ... ␟
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return "\ufffd"
+
+
+def _visible(text: str) -> str:
+    """``text`` with CRLF as LF and every other control character as a visible picture."""
+    return _CONTROL.sub(_picture, text.replace("\r\n", "\n"))
+
+
+def _plain(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 def escape(text: str) -> str:
     """Text shown literally in a table cell or a paragraph: HTML entities for ``& < >``,
-    backslash escapes for Markdown syntax (``|`` included), ``<br>`` for line breaks."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return "<br>".join(line.strip() for line in text.replace("\r\n", "\n").split("\n"))
+    backslash escapes for Markdown syntax (``|`` included), ``<br>`` for line breaks, control
+    characters as pictures, and words that would be @-mentions as inline code."""
+    lines = []
+    for line in _visible(text).split("\n"):
+        line = line.strip()
+        parts: list[str] = []
+        last = 0
+        for match in _MENTION_WORD.finditer(line):
+            # The word without the punctuation around it: "(@admins)," shows as (`@admins`),
+            start = match.start() + len(match[0]) - len(match[0].lstrip(_OPENING))
+            end = match.start() + len(match[0].rstrip(_CLOSING))
+            parts.append(_plain(line[last:start]))
+            parts.append(code_span(line[start:end]))
+            last = end
+        parts.append(_plain(line[last:]))
+        lines.append("".join(parts))
+    return "<br>".join(lines)
 
 
 def code_span(text: str) -> str:
-    """``text`` as inline code, whatever backticks it holds (its ``|`` escaped for tables)."""
-    text = text.replace("\r", " ").replace("\n", " ")
+    """``text`` as inline code, whatever backticks it holds (its ``|`` escaped for tables);
+    control characters as pictures, line breaks as spaces."""
+    text = _visible(text).replace("\n", " ")
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""

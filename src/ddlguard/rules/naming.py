@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from ddlguard.configfile import NamingSettings, naming_regex
+from ddlguard.configfile import NamePattern, NamingSettings, naming_regex
 from ddlguard.findings import Category, Severity
 from ddlguard.rules.base import FileContext
 from ddlguard.rules.registry import RuleMaker, register
@@ -195,7 +195,7 @@ class Created:
         return self.at
 
 
-def _pattern(value: str | None, table: str | None, columns: tuple[str, ...]) -> re.Pattern[str] | None:
+def _pattern(value: str | None, table: str | None, columns: tuple[str, ...]) -> NamePattern | None:
     if not value:
         return None
     return naming_regex(value, table=table or "", columns=columns)

@@ -8,7 +8,9 @@ import stat
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 # A file larger than this is still read; the number only guards against reading a huge binary.
 MAX_BYTES = 64 * 1024 * 1024
@@ -180,8 +182,43 @@ def _position_of_byte(data: bytes, offset: int) -> tuple[int, int]:
     return line, column
 
 
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32", "little-endian"),
+    (b"\x00\x00\xfe\xff", "UTF-32", "big-endian"),
+    (b"\xff\xfe", "UTF-16", "little-endian"),
+    (b"\xfe\xff", "UTF-16", "big-endian"),
+)
+
+
+def _wide_encoding(data: bytes) -> tuple[str, str] | None:
+    """For a file saved as UTF-16 or UTF-32: what it is (``UTF-16 encoded (little-endian)``) and
+    iconv's name for it. Known by its byte order mark, or, without one, by the NUL bytes of
+    mostly-ASCII UTF-16 text (every other byte, always on the same side)."""
+    for bom, name, order in _WIDE_BOMS:
+        if data.startswith(bom):
+            return f"{name} encoded ({order}, with a byte order mark)", name
+    head = data[:4096]
+    half = len(head) // 2
+    if half < 2:
+        return None
+    even, odd = head[0 : 2 * half : 2].count(0), head[1 : 2 * half : 2].count(0)
+    if odd >= 0.6 * half and even == 0:
+        return "UTF-16 encoded (little-endian)", "UTF-16LE"
+    if even >= 0.6 * half and odd == 0:
+        return "UTF-16 encoded (big-endian)", "UTF-16BE"
+    return None
+
+
 def decode(data: bytes) -> tuple[str, bool] | DecodeProblem:
-    """Decode a SQL file's bytes: UTF-8, an optional BOM; a NUL byte or bad UTF-8 is a problem."""
+    """Decode a SQL file's bytes: UTF-8, an optional BOM; a NUL byte or bad UTF-8 is a problem
+    (a UTF-16 or UTF-32 file is named as such)."""
+    if data[:1] in (b"\xff", b"\xfe", b"\x00") or b"\x00" in data[:4096]:
+        wide = _wide_encoding(data)
+        if wide is not None:
+            what, name = wide
+            return DecodeProblem(
+                f"{what}; convert it to UTF-8 (iconv -f {name} -t UTF-8)", 0, 1, 1
+            )
     nul = data.find(b"\x00")
     if nul != -1:
         line, col = _position_of_byte(data, nul)
@@ -244,6 +281,107 @@ def blank_meta_commands(text: str) -> tuple[str, list[tuple[int, str]]]:
     return "".join(chars), found
 
 
+_STDIN_SPELLINGS = ("stdin", "STDIN", "Stdin")
+_META_COPY = re.compile(r"(?i)[ \t]*\\copy\b.*\bfrom\s+stdin\b")
+_META_LINE = re.compile(r"(?m)^[ \t]*\\[^\n]*")
+# The line that ends the data of a COPY ... FROM STDIN.
+_END_OF_DATA = re.compile(r"(?m)^\\\.[ \t]*\r?$")
+# How many semicolons after a STDIN are tried as the end of its statement (bounds the work
+# where an unterminated quote makes none of them one).
+_MAX_TRIES = 64
+
+
+def _next_stdin(text: str, pos: int) -> int:
+    """The offset of the next word STDIN (spelled stdin, STDIN or Stdin: a case-insensitive
+    regular expression costs seconds on a 50 MB file, str.find milliseconds), or -1."""
+    while True:
+        found = [i for i in (text.find(w, pos) for w in _STDIN_SPELLINGS) if i != -1]
+        if not found:
+            return -1
+        at = min(found)
+        before = text[at - 1 : at] if at else ""
+        after = text[at + 5 : at + 6]
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
+            return at
+        pos = at + 5
+
+
+def blank_copy_data(text: str) -> str:
+    """Blank out the data rows of ``COPY ... FROM STDIN`` (and of psql's ``\\copy ... from
+    stdin``), as in pg_dump's output and psql scripts: psql sends the lines after the statement,
+    up to a line ``\\.`` or the end of the file, to the server as data, not as SQL. The rows
+    become spaces (line ends kept, so every offset stays); the ``\\.`` line is left to
+    blank_meta_commands."""
+    at = _next_stdin(text, 0)
+    if at == -1:
+        return text
+    from pglast.parser import ParseError, scan
+
+    chars: list[str] | None = None
+    pos = 0
+    while at != -1:
+        data_start = _copy_data_start(text, pos, at, scan, ParseError)
+        if data_start is None:
+            at = _next_stdin(text, at + 5)
+            continue
+        if data_start < 0:  # the statement ends at -data_start - 1, it is not a COPY FROM STDIN
+            pos = -data_start
+            at = _next_stdin(text, max(pos, at + 5))
+            continue
+        end = _END_OF_DATA.search(text, data_start)
+        stop = end.start() if end is not None else len(text)
+        if chars is None:
+            chars = list(text)
+        for i in range(data_start, stop):
+            if chars[i] not in "\r\n":
+                chars[i] = " "
+        pos = max(stop, at + 5)
+        at = _next_stdin(text, pos)
+    return text if chars is None else "".join(chars)
+
+
+def _copy_data_start(
+    text: str, pos: int, at: int, scan: Any, parse_error: type[Exception]
+) -> int | None:
+    """For the STDIN at ``at``, in the statement that begins after ``pos``: where its COPY data
+    begins (the next line); ``-(end + 1)`` when the statement ending at ``end`` is something
+    else; None when its end cannot be told (then the word is passed over)."""
+    line_start = text.rfind("\n", 0, at) + 1
+    line_end = text.find("\n", at)
+    if _META_COPY.match(text, line_start, at + 5):  # psql's \copy: one line, no semicolon
+        try:
+            # fails inside a literal or a /* comment */
+            scan(_META_LINE.sub(lambda m: " " * len(m[0]), text[pos:line_start]) + " ;")
+        except parse_error:
+            return None
+        return len(text) if line_end == -1 else line_end + 1
+    semi = text.find(";", at)
+    for _ in range(_MAX_TRIES):
+        if semi == -1:
+            return None
+        # psql's meta-command lines (\\connect, the \\. that ended earlier data) are not SQL.
+        segment = _META_LINE.sub(lambda m: " " * len(m[0]), text[pos : semi + 1])
+        try:
+            tokens = scan(segment)
+        except parse_error:
+            tokens = None
+        if tokens and tokens[-1].name == "ASCII_59":  # the semicolon is a token: the end
+            break
+        semi = text.find(";", semi + 1)
+    else:
+        return None
+    names = [t.name for t in tokens if t.name not in ("SQL_COMMENT", "C_COMMENT")]
+    cut = max((i for i, name in enumerate(names[:-1]) if name == "ASCII_59"), default=-1)
+    names = names[cut + 1 : -1]
+    is_copy = names[:1] == ["COPY"] and any(
+        a == "FROM" and b == "STDIN" for a, b in pairwise(names)
+    )
+    if not is_copy:
+        return -(semi + 1)
+    newline = text.find("\n", semi)
+    return len(text) if newline == -1 else newline + 1
+
+
 def load(
     path: Path, cwd: Path | None = None, data: bytes | None = None, display: str | None = None
 ) -> SqlFile | DecodeProblem:
@@ -255,7 +393,7 @@ def load(
     if isinstance(decoded, DecodeProblem):
         return decoded
     text, bom = decoded
-    parse_text, metas = blank_meta_commands(text)
+    parse_text, metas = blank_meta_commands(blank_copy_data(text))
     return SqlFile(
         path=path,
         display=display if display is not None else display_path(path, cwd),
