@@ -1405,3 +1405,13 @@ def test_console_script_version(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0
     assert ddlguard.__version__ in proc.stdout
+
+
+def test_no_cache_does_not_leak_into_the_callers_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DDLGUARD_NO_CACHE", raising=False)
+    write("0001_a.sql", "CREATE TABLE IF NOT EXISTS a (id int);\n")
+    assert main(["check", "--no-cache", "0001_a.sql"]) == 0
+    capsys.readouterr()
+    assert "DDLGUARD_NO_CACHE" not in os.environ
