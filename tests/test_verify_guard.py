@@ -434,6 +434,15 @@ def test_check_workers_do_not_outlive_a_killed_parent(tmp_path: Path, signum: in
         stderr=subprocess.PIPE,
         env={**os.environ, "DDLGUARD_WORKERS": "2", "DDLGUARD_NO_CACHE": "1"},
     )
+    # Drain both pipes from the start, as pre-commit and the Action do: a parent blocked on a full
+    # pipe that nobody reads would not be ddlguard's fault.
+    drains = [
+        threading.Thread(target=stream.read, daemon=True)
+        for stream in (proc.stdout, proc.stderr)
+        if stream is not None
+    ]
+    for drain in drains:
+        drain.start()
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 60
@@ -445,10 +454,9 @@ def test_check_workers_do_not_outlive_a_killed_parent(tmp_path: Path, signum: in
         time.sleep(0.3)
         os.kill(proc.pid, signum)
         proc.wait(timeout=30)
-        reader = threading.Thread(target=proc.stdout.read if proc.stdout else None, daemon=True)
-        reader.start()
-        reader.join(10)  # EOF on stdout: nobody holds it open any more
-        assert not reader.is_alive(), "stdout is still open: a worker outlived ddlguard"
+        for drain in drains:
+            drain.join(10)  # EOF: nobody holds the pipes open any more
+        assert not any(d.is_alive() for d in drains), "a pipe is still open: a worker outlived ddlguard"
         deadline = time.monotonic() + 5
         while any(_alive(w) for w in workers) and time.monotonic() < deadline:
             time.sleep(0.05)
