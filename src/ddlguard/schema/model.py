@@ -12,7 +12,8 @@ point at the place a person fixes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -221,40 +222,46 @@ class Schema:
     enums: tuple[Enum, ...] = ()
     views: tuple[View, ...] = ()
     schemas: frozenset[str] = frozenset({"public"})
+    # Lookups built when first asked and handed on to the Schema derived from this one (see
+    # _Lookups); not part of the value.
+    _lookups: _Lookups | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", tuple(sorted(self.tables, key=_key)))
-        object.__setattr__(self, "indexes", tuple(sorted(self.indexes, key=lambda i: (i.table.schema, i.name))))
+        object.__setattr__(self, "indexes", tuple(sorted(self.indexes, key=_index_key)))
         object.__setattr__(self, "enums", tuple(sorted(self.enums, key=_key)))
         object.__setattr__(self, "views", tuple(sorted(self.views, key=_key)))
 
     # -- lookups -----------------------------------------------------------------------------
+    # The tuples are sorted by name (__post_init__): a lookup is a binary search, and a
+    # derivation copies a tuple once, in C, without a key computed per item. (A pass in Python
+    # over every table for each step made the replay of thousands of migrations quadratic.)
     def table(self, name: QName) -> Table | None:
-        for t in self.tables:
-            if t.name == name:
-                return t
+        i = bisect_left(self.tables, (name.schema, name.name), key=_key)
+        if i < len(self.tables) and self.tables[i].name == name:
+            return self.tables[i]
         return None
 
     def enum(self, name: QName) -> Enum | None:
-        for e in self.enums:
-            if e.name == name:
-                return e
+        i = bisect_left(self.enums, (name.schema, name.name), key=_key)
+        if i < len(self.enums) and self.enums[i].name == name:
+            return self.enums[i]
         return None
 
     def view(self, name: QName) -> View | None:
-        for v in self.views:
-            if v.name == name:
-                return v
+        i = bisect_left(self.views, (name.schema, name.name), key=_key)
+        if i < len(self.views) and self.views[i].name == name:
+            return self.views[i]
         return None
 
     def index(self, schema: str, name: str) -> Index | None:
-        for i in self.indexes:
-            if i.name == name and i.table.schema == schema:
-                return i
+        i = bisect_left(self.indexes, (schema, name), key=_index_key)
+        if i < len(self.indexes) and _index_key(self.indexes[i]) == (schema, name):
+            return self.indexes[i]
         return None
 
     def indexes_of(self, table: QName) -> Iterator[Index]:
-        return (i for i in self.indexes if i.table == table)
+        return iter(tuple(self._lookup().indexes_of(self.indexes, table)))
 
     def relation_exists(self, schema: str, name: str) -> bool:
         """Whether a table, view, index (or constraint-backing index) has this name: PostgreSQL
@@ -262,52 +269,202 @@ class Schema:
         q = QName(schema, name)
         if self.table(q) is not None or self.view(q) is not None or self.index(schema, name):
             return True
-        return any(
-            k.name == name and k.kind in ("p", "u", "x")
-            for t in self.tables
-            if t.name.schema == schema
-            for k in t.constraints
-        )
+        return self._lookup().names(self.tables, backing=True).get((schema, name), 0) > 0
+
+    def has_constraint(self, schema: str, name: str) -> bool:
+        """Whether a constraint of a table in ``schema`` (any kind) has this name."""
+        return self._lookup().names(self.tables, backing=False).get((schema, name), 0) > 0
+
+    def _lookup(self) -> _Lookups:
+        found = self._lookups
+        if found is None or found.owner is not self:  # none yet, or a copy's (copy.copy)
+            found = _Lookups(self)
+            object.__setattr__(self, "_lookups", found)
+        return found
 
     # -- derivations ---------------------------------------------------------------------------
+    def _derive(
+        self,
+        *,
+        tables: tuple[Table, ...] | None = None,
+        indexes: tuple[Index, ...] | None = None,
+        enums: tuple[Enum, ...] | None = None,
+        views: tuple[View, ...] | None = None,
+        table_out: Table | None = None,
+        table_in: Table | None = None,
+        indexes_out: Sequence[Index] = (),
+        index_in: Index | None = None,
+    ) -> Schema:
+        """This Schema with the tuples given (kept sorted by the caller: not sorted again).
+        ``table_out``/``table_in``, ``indexes_out``/``index_in``: what left and what came, to
+        update the lookups, which the derived Schema takes over."""
+        out = object.__new__(Schema)
+        object.__setattr__(out, "tables", self.tables if tables is None else tables)
+        object.__setattr__(out, "indexes", self.indexes if indexes is None else indexes)
+        object.__setattr__(out, "enums", self.enums if enums is None else enums)
+        object.__setattr__(out, "views", self.views if views is None else views)
+        object.__setattr__(out, "schemas", self.schemas)
+        found = self._lookups
+        if found is not None and found.owner is self:
+            # The derived Schema is the one asked next; this one builds its lookups again if it
+            # is asked once more (a replay's rollback).
+            found.table_changed(table_out, table_in)
+            found.indexes_changed(indexes_out, index_in)
+            found.owner = out
+            object.__setattr__(self, "_lookups", None)
+        else:
+            found = None
+        object.__setattr__(out, "_lookups", found)
+        return out
+
+    def _forget(self) -> None:
+        """Drop the lookups (a derivation they cannot follow: a name twice, built directly)."""
+        object.__setattr__(self, "_lookups", None)
+
     def with_table(self, table: Table) -> Schema:
-        rest = tuple(t for t in self.tables if t.name != table.name)
-        return replace(self, tables=(*rest, table))
+        key = _key(table)
+        lo = bisect_left(self.tables, key, key=_key)
+        hi = bisect_right(self.tables, key, lo=lo, key=_key)
+        if hi - lo > 1:
+            self._forget()
+        return self._derive(
+            tables=(*self.tables[:lo], table, *self.tables[hi:]),
+            table_out=self.tables[lo] if hi - lo == 1 else None,
+            table_in=table,
+        )
 
     def without_table(self, name: QName) -> Schema:
-        return replace(
-            self,
-            tables=tuple(t for t in self.tables if t.name != name),
-            indexes=tuple(i for i in self.indexes if i.table != name),
+        key = (name.schema, name.name)
+        lo = bisect_left(self.tables, key, key=_key)
+        hi = bisect_right(self.tables, key, lo=lo, key=_key)
+        if hi - lo > 1:
+            self._forget()
+        gone = [i for i in self.indexes if i.table == name]
+        return self._derive(
+            tables=self.tables[:lo] + self.tables[hi:],
+            indexes=tuple(i for i in self.indexes if i.table != name) if gone else None,
+            table_out=self.tables[lo] if hi - lo == 1 else None,
+            indexes_out=gone,
         )
 
     def with_index(self, index: Index) -> Schema:
-        rest = tuple(
-            i for i in self.indexes if not (i.name == index.name and i.table.schema == index.table.schema)
+        key = _index_key(index)
+        lo = bisect_left(self.indexes, key, key=_index_key)
+        hi = bisect_right(self.indexes, key, lo=lo, key=_index_key)
+        return self._derive(
+            indexes=(*self.indexes[:lo], index, *self.indexes[hi:]),
+            indexes_out=self.indexes[lo:hi],
+            index_in=index,
         )
-        return replace(self, indexes=(*rest, index))
 
     def without_index(self, schema: str, name: str) -> Schema:
-        return replace(
-            self, indexes=tuple(i for i in self.indexes if not (i.name == name and i.table.schema == schema))
+        lo = bisect_left(self.indexes, (schema, name), key=_index_key)
+        hi = bisect_right(self.indexes, (schema, name), lo=lo, key=_index_key)
+        return self._derive(
+            indexes=self.indexes[:lo] + self.indexes[hi:], indexes_out=self.indexes[lo:hi]
         )
 
     def with_enum(self, enum: Enum) -> Schema:
-        rest = tuple(e for e in self.enums if e.name != enum.name)
-        return replace(self, enums=(*rest, enum))
+        key = _key(enum)
+        lo = bisect_left(self.enums, key, key=_key)
+        hi = bisect_right(self.enums, key, lo=lo, key=_key)
+        return self._derive(enums=(*self.enums[:lo], enum, *self.enums[hi:]))
 
     def without_enum(self, name: QName) -> Schema:
-        return replace(self, enums=tuple(e for e in self.enums if e.name != name))
+        key = (name.schema, name.name)
+        lo = bisect_left(self.enums, key, key=_key)
+        hi = bisect_right(self.enums, key, lo=lo, key=_key)
+        return self._derive(enums=self.enums[:lo] + self.enums[hi:])
 
     def with_view(self, view: View) -> Schema:
-        rest = tuple(v for v in self.views if v.name != view.name)
-        return replace(self, views=(*rest, view))
+        key = _key(view)
+        lo = bisect_left(self.views, key, key=_key)
+        hi = bisect_right(self.views, key, lo=lo, key=_key)
+        return self._derive(views=(*self.views[:lo], view, *self.views[hi:]))
 
     def without_view(self, name: QName) -> Schema:
-        return replace(self, views=tuple(v for v in self.views if v.name != name))
+        key = (name.schema, name.name)
+        lo = bisect_left(self.views, key, key=_key)
+        hi = bisect_right(self.views, key, lo=lo, key=_key)
+        return self._derive(views=self.views[:lo] + self.views[hi:])
 
     def with_schema(self, name: str) -> Schema:
         return replace(self, schemas=self.schemas | {name})
+
+
+class _Lookups:
+    """What a Schema is asked again and again while migrations are replayed, without a pass
+    over all of it each time: the indexes of each table, and the constraint names of each
+    schema, counted (all of them, and those of PRIMARY KEY, UNIQUE and EXCLUDE constraints,
+    whose indexes are relations). Each is built when first asked, then updated by each
+    derivation and handed to the derived Schema (``owner``): only the newest Schema of a
+    chain of derivations has them."""
+
+    __slots__ = ("_all", "_backing", "_by_table", "owner")
+
+    def __init__(self, owner: Schema) -> None:
+        self.owner = owner
+        self._by_table: dict[QName, list[Index]] | None = None
+        self._backing: dict[tuple[str, str], int] | None = None
+        self._all: dict[tuple[str, str], int] | None = None
+
+    def indexes_of(self, indexes: Iterable[Index], table: QName) -> list[Index]:
+        if self._by_table is None:
+            by_table: dict[QName, list[Index]] = {}
+            for i in indexes:  # in the Schema's order, which each list keeps
+                by_table.setdefault(i.table, []).append(i)
+            self._by_table = by_table
+        return self._by_table.get(table, [])
+
+    def names(self, tables: Iterable[Table], *, backing: bool) -> dict[tuple[str, str], int]:
+        """(schema, constraint name) -> how many: of the backing kinds only, or of all."""
+        found = self._backing if backing else self._all
+        if found is None:
+            found = {}
+            for t in tables:
+                _count(found, t, 1, backing)
+            if backing:
+                self._backing = found
+            else:
+                self._all = found
+        return found
+
+    def table_changed(self, out: Table | None, came: Table | None) -> None:
+        for found, backing in ((self._backing, True), (self._all, False)):
+            if found is None:
+                continue
+            if out is not None:
+                _count(found, out, -1, backing)
+            if came is not None:
+                _count(found, came, 1, backing)
+
+    def indexes_changed(self, out: Sequence[Index], came: Index | None) -> None:
+        by_table = self._by_table
+        if by_table is None:
+            return
+        for i in out:
+            mine = by_table[i.table]
+            del mine[next(n for n, x in enumerate(mine) if x is i)]
+            if not mine:
+                del by_table[i.table]
+        if came is not None:
+            mine = by_table.setdefault(came.table, [])
+            mine.insert(bisect_left(mine, _index_key(came), key=_index_key), came)
+
+
+def _count(found: dict[tuple[str, str], int], table: Table, step: int, backing: bool) -> None:
+    for k in table.constraints:
+        if not backing or k.kind in ("p", "u", "x"):
+            key = (table.name.schema, k.name)
+            left = found.get(key, 0) + step
+            if left:
+                found[key] = left
+            else:
+                del found[key]
+
+
+def _index_key(index: Index) -> tuple[str, str]:
+    return (index.table.schema, index.name)
 
 
 def _key(item: Table | Enum | View) -> tuple[str, str]:
