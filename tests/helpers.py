@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 
 def git(repo: Path, *args: str) -> None:
@@ -25,3 +26,17 @@ def assert_usage_error(code: int, out: str, err: str, *needles: str) -> None:
     assert len(lines) == 1, err
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
+
+
+_databases = iter(range(1_000_000))
+
+
+def fresh_database(cluster: Any, prefix: str = "t") -> Any:
+    """A connection to a new, empty database on ``cluster`` (the ``cluster`` fixture)."""
+    from ddlguard.postgres.server import connect
+
+    name = f"{prefix}{next(_databases)}"
+    admin = connect(cluster.conninfo())
+    admin.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    return connect(cluster.conninfo(name))

@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ddlguard.postgres.server import PostgresError, find_binary, temporary_cluster
+from ddlguard.postgres.server import find_binary
 from differential.chains import BY_NAME, CHAINS, CI_SAMPLE, CORPUS, Chain, Part
 from differential.harness import ChainResult, Counts, run_chain
 
@@ -35,17 +34,6 @@ needs_server = pytest.mark.skipif(
     not HAS_SERVER, reason="PostgreSQL server binaries (initdb, pg_ctl) are not installed"
 )
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"{CORPUS} is absent")
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    try:
-        with temporary_cluster() as c:
-            yield c
-    except PostgresError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"cannot start a temporary PostgreSQL: {exc}")
 
 
 def _synthetic(tmp_path: Path, files: dict[str, str], tool: str = "psql") -> tuple[Chain, Path]:

@@ -5,8 +5,6 @@ the judge (the same statements, one by one, on a throwaway database)."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +12,12 @@ import pytest
 
 from ddlguard.cli import main
 from ddlguard.engine import accept, names
-from ddlguard.postgres.server import PostgresError, connect, find_binary, temporary_cluster
 from ddlguard.schema.diff import diff
 from ddlguard.schema.replay import replay
 from ddlguard.sources.database import introspect
 from ddlguard.sql.source import SqlFile, blank_meta_commands
 from ddlguard.sql.statements import parse
+from helpers import fresh_database
 
 # The issue's minimal case: four statements PostgreSQL rejects.
 REJECTED = """\
@@ -167,36 +165,12 @@ def test_drift_reports_what_postgresql_produces(
     assert set(rejected) == set(REJECTED_LINES), rejected
 
 
-if not (find_binary("initdb") and find_binary("pg_ctl")):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must run the PostgreSQL tests: initdb/pg_ctl not found (see .ci/run)")
-    pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    try:
-        with temporary_cluster() as c:
-            yield c
-    except PostgresError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"cannot start a temporary PostgreSQL: {exc}")
-
-
-_counter = iter(range(1_000_000))
-
-
 def _run_on_postgres(cluster: Any, text: str) -> tuple[dict[int, str], Any]:
     """Each statement on its own, as verify runs them: line -> SQLSTATE of those that fail,
     and the catalog afterwards."""
     import psycopg
 
-    name = f"accept{next(_counter)}"
-    admin = connect(cluster.conninfo())
-    admin.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    conn = connect(cluster.conninfo(name))
+    conn = fresh_database(cluster, "accept")
     file = _file(text)
     failed: dict[int, str] = {}
     try:

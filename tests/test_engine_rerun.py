@@ -5,8 +5,6 @@ second time must be exactly those that ``check`` reports as failing on a re-run.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +12,9 @@ import pytest
 
 from ddlguard.cli import main
 from ddlguard.engine.rerun import second_run
-from ddlguard.postgres.server import PostgresError, connect, find_binary, temporary_cluster
 from ddlguard.sql.source import SqlFile, blank_meta_commands
 from ddlguard.sql.statements import parse
+from helpers import fresh_database
 
 # The codes whose message is "fails when the migration runs again".
 FAILS = {f"I{n}" for n in (101, 102, 103, 104, 105, 106, 107, 201, 202, 203, 301, 302, 303, 304)} | {
@@ -119,34 +117,10 @@ def test_swap_cases_are_safe_statically() -> None:
         assert verdicts and all(v is True for v in verdicts.values()), name
 
 
-if not (find_binary("initdb") and find_binary("pg_ctl")):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must run the PostgreSQL tests: initdb/pg_ctl not found (see .ci/run)")
-    pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    try:
-        with temporary_cluster() as c:
-            yield c
-    except PostgresError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"cannot start a temporary PostgreSQL: {exc}")
-
-
-_counter = iter(range(1_000_000))
-
-
 def _postgres_second_run_failures(cluster: Any, text: str) -> set[int]:
     import psycopg
 
-    name = f"rerun{next(_counter)}"
-    admin = connect(cluster.conninfo())
-    admin.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    conn = connect(cluster.conninfo(name))
+    conn = fresh_database(cluster, "rerun")
     file = _file(text)
     statements = list(parse(file).top_level())
     try:

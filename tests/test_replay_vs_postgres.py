@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ddlguard.postgres.server import PostgresError, connect, find_binary, temporary_cluster
+from ddlguard.postgres.server import connect, find_binary, temporary_cluster
 from ddlguard.schema.diff import diff
 from ddlguard.schema.model import Schema
 from ddlguard.schema.replay import replay
 from ddlguard.sources.database import introspect
 from ddlguard.sql.source import SqlFile
+from helpers import fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ucr-manager"
@@ -33,28 +33,6 @@ if not (find_binary("initdb") and find_binary("pg_ctl")):
     pytest.skip(
         "PostgreSQL server binaries (initdb, pg_ctl) are not installed", allow_module_level=True
     )
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    try:
-        with temporary_cluster() as c:
-            yield c
-    except PostgresError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"cannot start a temporary PostgreSQL: {exc}")
-
-
-_counter = iter(range(1_000_000))
-
-
-def _fresh_db(cluster: Any) -> tuple[Any, str]:
-    name = f"t{next(_counter)}"
-    admin = connect(cluster.conninfo())
-    admin.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    return connect(cluster.conninfo(name)), name
 
 
 def _files(texts: list[str]) -> list[SqlFile]:
@@ -76,7 +54,7 @@ def _files(texts: list[str]) -> list[SqlFile]:
 
 
 def _compare(cluster: Any, texts: list[str]) -> tuple[Schema, Schema]:
-    conn, _ = _fresh_db(cluster)
+    conn = fresh_database(cluster)
     try:
         for f in _files(texts):
             conn.execute(f.parse_text)
@@ -366,7 +344,8 @@ def test_drift_against_a_database_built_from_the_snapshot(
 
     from ddlguard.cli import main
 
-    conn, name = _fresh_db(cluster)
+    conn = fresh_database(cluster)
+    name = conn.info.dbname
     (snapshot,) = _files(_example_texts(["PRODUCTION_DEPLOYMENT.sql"]))
     conn.execute(snapshot.parse_text)
     conn.close()
