@@ -33,6 +33,14 @@ def truncate(name: str) -> str:
     return _clip(name, MAX_IDENTIFIER_BYTES)
 
 
+def quote_ident(name: str) -> str:
+    """``name`` as an SQL identifier, double-quoted only when PostgreSQL needs it (upper case,
+    odd characters, a reserved word), as ``quote_ident()`` and ``regclass`` print it."""
+    from pglast.stream import maybe_double_quote_name
+
+    return str(maybe_double_quote_name(name))
+
+
 def make_object_name(name1: str, name2: str, label: str) -> str:
     """``makeObjectName``: ``name1_name2_label`` shortened to fit in 63 bytes, taking from the
     longer of ``name1`` and ``name2`` first. ``name2`` and ``label`` may be empty."""

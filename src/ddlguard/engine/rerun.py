@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ddlguard.engine import names
-from ddlguard.schema.conditions import Evaluator, Unknown
+from ddlguard.schema.conditions import Evaluator, Unknown, _const
 from ddlguard.schema.model import Schema
 from ddlguard.sql.statements import Statement
 
@@ -883,8 +883,6 @@ class _StateEvaluator(Evaluator):
             call = node["FuncCall"]
             fname = (_strings(call.get("funcname")) or [""])[-1].lower()
             args = call.get("args") or []
-            from ddlguard.schema.conditions import _const
-
             value = _const(args[0]) if args else None
             if value is not None:
                 schema, name = self._split(value)

@@ -208,7 +208,7 @@ def _problems(stmt: Statement) -> Iterator[tuple[int, str, bool]]:
         for m in _DYNAMIC.finditer(text):
             what = " ".join(m.group(0).upper().split())
             yield stmt.start, f"{what} in EXECUTE", what.endswith("PROGRAM")
-    for name in sorted(set(_func_names(n))):
+    for name in sorted(set(nodes.function_names(n))):
         if name in _FUNCTION_NAMES:
             yield stmt.start, f"{name}()", name in SERVER_FILE_FUNCTIONS
 
@@ -221,21 +221,6 @@ def _label(stmt: Statement) -> str:
         if len(words) >= 2 and words[1].upper() in ("ROLE", "USER", "GROUP"):
             return label.replace("ROLE", words[1].upper(), 1)
     return label
-
-
-def _func_names(node: Any) -> Iterator[str]:
-    """The (last) names of every function called anywhere inside a parse tree."""
-    if isinstance(node, dict):
-        call = node.get("FuncCall")
-        if isinstance(call, dict):
-            names = nodes.strings(call.get("funcname"))
-            if names:
-                yield names[-1].lower()
-        for value in node.values():
-            yield from _func_names(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _func_names(item)
 
 
 def _options(stmt: Statement) -> dict[str, Any]:

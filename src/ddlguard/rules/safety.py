@@ -11,7 +11,6 @@ and apply to new tables too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -503,24 +502,9 @@ def type_info(type_name: Node | None) -> TypeInfo | None:
     return TypeInfo(names[-1].lower(), tuple(mods), bool(type_name.get("arrayBounds")), type_name)
 
 
-def _func_names(node: Any) -> Iterator[str]:
-    """The (last) names of every function called anywhere inside an expression tree."""
-    if isinstance(node, dict):
-        call = node.get("FuncCall")
-        if isinstance(call, dict):
-            names = nodes.strings(call.get("funcname"))
-            if names:
-                yield names[-1].lower()
-        for value in node.values():
-            yield from _func_names(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _func_names(item)
-
-
 def volatile_call(expr: Any) -> str | None:
     """The first volatile function an expression calls, or None."""
-    for name in _func_names(expr):
+    for name in nodes.function_names(expr):
         if name in _VOLATILE:
             return name
     return None

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ddlguard.engine.names import CONSTRAINT_LABELS, make_object_name
+from ddlguard.engine.names import CONSTRAINT_LABELS, make_object_name, quote_ident
 from ddlguard.schema.diff import Difference, DiffKind, column_spec
 from ddlguard.schema.model import FK_ACTION_SQL, Column, Constraint, Enum, Index, QName, Table, View
 
@@ -39,14 +39,6 @@ DEFAULT_HEADER = (
 
 
 # --- identifiers and literals -----------------------------------------------------------------
-
-
-def quote_ident(name: str) -> str:
-    """``name`` as an SQL identifier, double-quoted only when PostgreSQL needs it (upper case,
-    odd characters, a reserved word)."""
-    from pglast.stream import maybe_double_quote_name
-
-    return str(maybe_double_quote_name(name))
 
 
 def _quote_type_name(name: str) -> str:

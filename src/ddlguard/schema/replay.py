@@ -358,10 +358,8 @@ class _Replayer:
             nullable = False
             # The sequence's name as PostgreSQL chooses it (truncated, numbered while taken) and
             # as regclass prints it (quoted where it must be).
-            from ddlguard.schema.render import quote_ident
-
             schema = table.name.schema
-            seq = quote_ident(
+            seq = names.quote_ident(
                 names.choose_name(
                     table.name.name,
                     name,
@@ -371,7 +369,7 @@ class _Replayer:
             )
             self._sequences.add((schema, seq.strip('"')))
             if schema != self.default_schema:
-                seq = f"{quote_ident(schema)}.{seq}"
+                seq = f"{names.quote_ident(schema)}.{seq}"
             default = normalize.expression(f"nextval('{seq}'::regclass)", ctype)
         for con in coldef.constraints or ():
             kind = _enum_name(con.contype)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -54,6 +55,21 @@ def object_names(item: Any) -> list[str]:
     if "ObjectWithArgs" in item:
         return strings(item["ObjectWithArgs"].get("objname"))
     return []
+
+
+def function_names(node: Any) -> Iterator[str]:
+    """The (last, lower-cased) names of every function called anywhere inside a parse tree."""
+    if isinstance(node, dict):
+        call = node.get("FuncCall")
+        if isinstance(call, dict):
+            names = strings(call.get("funcname"))
+            if names:
+                yield names[-1].lower()
+        for value in node.values():
+            yield from function_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from function_names(item)
 
 
 def index_columns(params: list[Any] | None) -> list[str]:
